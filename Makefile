@@ -1,0 +1,38 @@
+# Collapse, Reproduced: one entry point for setting up, testing and building the book.
+#   make setup   create .venv with the package, the book and test tooling; install Chromium (browser check)
+#   make test    everything CI runs: lint, unit tests, nbval, book build (warnings = errors), site checks
+#   make book    build the website into _build/html (open _build/html/index.html)
+#   make execute re-execute every chapter in place (after changing a chapter or the package), then commit
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The stored chapter outputs are those of the ci profile on one thread; the tests pin both.
+CHECK_ENV := COLLAPSE_SCALE=ci COLLAPSE_THREADS=1
+
+.PHONY: setup test lint unit notebooks book site execute clean
+
+setup:
+	bash tools/setup.sh $(VENV)
+
+test: lint unit notebooks book site
+
+lint:
+	$(BIN)/ruff check collapse_utils tests notebooks tools book/_ext
+
+unit:
+	$(CHECK_ENV) $(BIN)/python -m pytest tests/unit
+
+notebooks:
+	$(CHECK_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+book:
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+site:
+	$(BIN)/python -m pytest tests/site
+
+execute:
+	$(CHECK_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis

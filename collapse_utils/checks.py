@@ -1,0 +1,83 @@
+"""Assertions that a chapter runs on its own results, so an executed chapter is also a checked one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def zscores(mean, sem, theory) -> np.ndarray:
+    """``(mean - theory) / sem`` elementwise: how many standard errors a Monte-Carlo mean is off."""
+    mean, sem, theory = (np.asarray(a, dtype=float) for a in (mean, sem, theory))
+    if mean.shape != sem.shape or mean.shape != theory.shape:
+        raise ValueError(f"mean, sem and theory must have one shape, got {mean.shape}, {sem.shape}, {theory.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(theory))):
+        raise ValueError("mean and theory must be finite at every point (a diverged simulation is not a match)")
+    if np.any(sem <= 0) or not np.all(np.isfinite(sem)):
+        raise ValueError("sem must be finite and > 0 at every point")
+    return (mean - theory) / sem
+
+
+def assert_matches_theory(mean, sem, theory, *, n_se: float = 3.0, what: str = "simulation") -> float:
+    """Assert ``|mean - theory| <= n_se * sem`` at every point; return the largest ``|z|``.
+
+    The error message names ``what``, the worst point (flat index), its values and its z-score.
+    """
+    if not np.isfinite(n_se) or n_se <= 0:
+        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
+    z = zscores(mean, sem, theory)
+    worst = int(np.argmax(np.abs(z)))
+    if abs(z.flat[worst]) > n_se:
+        raise AssertionError(
+            f"{what}: Monte-Carlo mean {np.asarray(mean).flat[worst]:.6g} differs from theory "
+            f"{np.asarray(theory).flat[worst]:.6g} by {z.flat[worst]:+.2f} standard errors at point {worst} "
+            f"(allowed: {n_se})"
+        )
+    return float(np.abs(z).max())
+
+
+def family_z_threshold(n_points: int, alpha: float = 0.01) -> float:
+    """Two-sided Bonferroni threshold: ``|z|`` that ``n_points`` exact-theory z-scores all stay below with
+    probability >= 1 - alpha (normal approximation)."""
+    from scipy.stats import norm
+
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
+        raise ValueError(f"n_points must be an integer >= 1, got {n_points!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return float(norm.isf(alpha / (2 * n_points)))
+
+
+def assert_calibrated(
+    z, *, alpha: float = 0.01, distribution: bool = True, what: str = "simulation"
+) -> dict[str, float]:
+    """Assert that many z-scores (Monte-Carlo mean vs theory, in standard errors) look like N(0, 1) draws.
+
+    Checks (i) every ``|z|`` is below :func:`family_z_threshold` for their number at level ``alpha``, so no
+    single point is off; (ii) at least 90% lie within 2 and between 55% and 80% within 1 standard error
+    (normal: 95.4% and 68.3%; the margins allow for the correlation of points along one chain). A biased
+    formula or a wrong standard error fails (ii) even when each point alone looks plausible. Check (ii) needs
+    many independent curves; pass ``distribution=False`` for a handful, whose points are strongly correlated.
+
+    Returns the summary: number of points, threshold, largest ``|z|``, shares within 1, 2, 3 SE, and the
+    number beyond 3 SE next to the number expected by chance.
+    """
+    z = np.abs(np.asarray(z, dtype=float).ravel())
+    if z.size == 0 or not np.all(np.isfinite(z)):
+        raise ValueError("z must be a non-empty array of finite numbers")
+    summary = {
+        "points": int(z.size),
+        "threshold": family_z_threshold(int(z.size), alpha),
+        "max_abs_z": float(z.max()),
+        "within_1se": float(np.mean(z <= 1)),
+        "within_2se": float(np.mean(z <= 2)),
+        "within_3se": float(np.mean(z <= 3)),
+        "beyond_3se": int(np.sum(z > 3)),
+        "beyond_3se_expected": float(z.size * 0.0026998),
+    }
+    if summary["max_abs_z"] > summary["threshold"]:
+        raise AssertionError(f"{what}: a point lies {summary['max_abs_z']:.2f} standard errors from theory, beyond "
+                             f"the family-wise threshold {summary['threshold']:.2f} for {z.size} points")
+    if distribution and (summary["within_2se"] < 0.90 or not 0.55 <= summary["within_1se"] <= 0.80):
+        raise AssertionError(f"{what}: z-scores are not N(0, 1)-like: {summary['within_1se']:.1%} within 1 SE "
+                             f"(expected 55-80%), {summary['within_2se']:.1%} within 2 SE (expected >= 90%)")
+    return summary

@@ -1,0 +1,151 @@
+"""Seeds, thread counts, scale profiles and the cache directory: the one place that sets them.
+
+Every chapter starts with ``config.setup(seed)``. Three environment variables steer a run:
+
+``COLLAPSE_SCALE``   ``ci`` (default) or ``full``. ``ci`` runs every chapter on a 2-core CPU in minutes;
+                     ``full`` uses the papers' own sizes (a GPU or a patient reader). Read by
+                     :func:`get_scale`; each chapter's settings for both profiles live in
+                     :data:`CHAPTER_SETTINGS` below, nowhere else.
+``COLLAPSE_THREADS`` CPU threads for BLAS (numpy/scipy) and torch; default 1.
+``COLLAPSE_CACHE``   where chapters cache expensive artefacts; default ``~/.cache/collapse-reproduced``.
+
+Why threads are pinned
+----------------------
+On a 2-core machine the default thread pools of OpenBLAS and torch (OpenMP) spin-wait: with any other busy
+process they slow small linear algebra and training by 10-100x, and a different thread count can change the
+order of floating-point reductions, hence the last bits of a result. One thread is fast for the small problems
+of the ``ci`` profile and makes re-execution reproduce stored outputs exactly. Importing :mod:`collapse_utils`
+writes ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` (and ``OMP_WAIT_POLICY=PASSIVE``)
+into the environment *unless already set*, so libraries loaded afterwards start with the right pool;
+:func:`set_threads` also applies the limit at run time (threadpoolctl, ``torch.set_num_threads``) for
+libraries that were imported first.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is imported lazily so that importing this module sets threads first
+    import numpy as np
+
+SCALES = ("ci", "full")
+"""The scale profiles, smallest first."""
+
+DEFAULT_SCALE = "ci"
+DEFAULT_THREADS = 1
+DEFAULT_SEED = 20240402  # arXiv 2404.01413, the accumulate paper
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as an int >= 1 or raise a ValueError that names ``name``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    try:
+        as_int = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
+    if as_int != value and not (isinstance(value, str) and value.strip() == str(as_int)):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if as_int < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return as_int
+
+
+def default_threads() -> int:
+    """Thread count from ``COLLAPSE_THREADS`` (default 1), validated."""
+    return _positive_int("COLLAPSE_THREADS", os.environ.get("COLLAPSE_THREADS", DEFAULT_THREADS))
+
+
+def _export_thread_env() -> None:
+    """Write the thread variables before BLAS or OpenMP runtimes read them (called on import)."""
+    n = str(default_threads())
+    for var in _THREAD_ENV:
+        os.environ.setdefault(var, n)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def set_threads(n: int | None = None) -> int:
+    """Limit BLAS and torch to ``n`` threads (default: ``COLLAPSE_THREADS`` or 1) and return ``n``.
+
+    Applies at run time through threadpoolctl (OpenBLAS, MKL, OpenMP) and, if torch is already imported,
+    ``torch.set_num_threads``. Torch imported later reads ``OMP_NUM_THREADS``, which importing the package set.
+    """
+    n = default_threads() if n is None else _positive_int("threads", n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+        try:
+            torch.set_num_interop_threads(n)
+        except RuntimeError:  # only allowed before torch's first parallel work; then it is already fixed
+            pass
+    return n
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> np.random.Generator:
+    """Seed Python, numpy's legacy global state and torch (if imported); return a fresh numpy Generator.
+
+    Package functions never use global random state: they take a ``numpy.random.Generator`` (or a seed).
+    Seeding the globals only protects against third-party code that does.
+    """
+    import numpy as np
+
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)  # noqa: NPY002 -- deliberately seeds the legacy global state
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(int(seed))
+    return np.random.default_rng(int(seed))
+
+
+def setup(seed: int = DEFAULT_SEED, threads: int | None = None) -> np.random.Generator:
+    """Pin threads and seed everything; the first call of every chapter. Returns a numpy Generator."""
+    set_threads(threads)
+    return seed_everything(seed)
+
+
+def get_scale() -> str:
+    """The active scale profile, from ``COLLAPSE_SCALE`` (default ``ci``)."""
+    scale = os.environ.get("COLLAPSE_SCALE", DEFAULT_SCALE).strip().lower()
+    if scale not in SCALES:
+        raise ValueError(f"COLLAPSE_SCALE must be one of {SCALES}, got {scale!r}")
+    return scale
+
+
+# Every chapter's knobs for both profiles. ``ci`` keeps the papers' model settings wherever it can and
+# shrinks only what costs time (seeds, data, epochs); the chapter states each departure on its page.
+CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "linear-regression": {
+        # Gerstgrasser et al. 2024, linear model: the paper's d, T, sigma^2 and iteration counts at both
+        # scales; only the number of Monte-Carlo chains differs.
+        "ci": {"n_seeds": 400, "n_seeds_subsample": 200},
+        "full": {"n_seeds": 4000, "n_seeds_subsample": 2000},
+    },
+}
+
+
+def scale_settings(chapter: str, scale: str | None = None) -> dict[str, Any]:
+    """The settings of ``chapter`` at ``scale`` (default: the active profile, see :func:`get_scale`)."""
+    if chapter not in CHAPTER_SETTINGS:
+        raise ValueError(f"chapter must be one of {sorted(CHAPTER_SETTINGS)}, got {chapter!r}")
+    scale = get_scale() if scale is None else scale
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    return dict(CHAPTER_SETTINGS[chapter][scale])
+
+
+def cache_dir() -> Path:
+    """Directory for cached artefacts (``COLLAPSE_CACHE`` or ``~/.cache/collapse-reproduced``), created."""
+    path = Path(os.environ.get("COLLAPSE_CACHE", Path.home() / ".cache" / "collapse-reproduced"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

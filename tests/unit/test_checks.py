@@ -1,0 +1,206 @@
+"""Assertions that chapters run on their own results."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from collapse_utils import checks
+
+# ---------------------------------------------------------------------------------------------------------
+# zscores
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_zscores_elementwise():
+    z = checks.zscores([1.0, 2.0, 3.0], [0.5, 1.0, 0.25], [0.0, 2.5, 3.0])
+    np.testing.assert_allclose(z, [2.0, -0.5, 0.0])
+
+
+def test_zscores_scalars_and_arrays_of_one_shape():
+    assert checks.zscores(1.5, 0.5, 1.0) == pytest.approx(1.0)
+    z = checks.zscores(np.ones((2, 3)), np.full((2, 3), 0.1), np.zeros((2, 3)))
+    assert z.shape == (2, 3)
+    np.testing.assert_allclose(z, 10.0)
+
+
+def test_zscores_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="one shape"):
+        checks.zscores([1.0, 2.0], [0.1, 0.1], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="one shape"):
+        checks.zscores([1.0, 2.0], [0.1], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("sem", [[0.1, 0.0], [0.1, -0.1], [0.1, np.nan], [0.1, np.inf]])
+def test_zscores_non_positive_or_non_finite_sem_raises(sem):
+    with pytest.raises(ValueError, match="sem must be finite and > 0"):
+        checks.zscores([1.0, 2.0], sem, [1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_matches_theory
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_assert_matches_theory_passes_and_returns_max_abs_z():
+    out = checks.assert_matches_theory([1.0, 2.2, 2.9], [0.1, 0.1, 0.1], [1.0, 2.0, 3.0])
+    assert out == pytest.approx(2.0)
+
+
+def test_assert_matches_theory_fails_with_message_naming_what_and_point():
+    with pytest.raises(AssertionError) as info:
+        checks.assert_matches_theory([1.0, 2.5, 3.0], [0.1, 0.1, 0.1], [1.0, 2.0, 3.0], what="replace, sigma2=1")
+    msg = str(info.value)
+    assert msg.startswith("replace, sigma2=1:")
+    assert "+5.00 standard errors" in msg
+    assert "at point 1" in msg
+    assert "2.5" in msg
+    assert "allowed: 3.0" in msg
+
+
+def test_assert_matches_theory_n_se_sets_the_tolerance():
+    args = ([1.25], [0.1], [1.0])  # z = 2.5
+    assert checks.assert_matches_theory(*args, n_se=3.0) == pytest.approx(2.5)
+    with pytest.raises(AssertionError):
+        checks.assert_matches_theory(*args, n_se=2.0)
+
+
+def test_assert_matches_theory_negative_deviation_fails():
+    with pytest.raises(AssertionError, match=r"-4\.00 standard errors"):
+        checks.assert_matches_theory([0.6], [0.1], [1.0])
+
+
+@pytest.mark.parametrize("n_se", [0, -1.0, np.nan, np.inf])
+def test_assert_matches_theory_bad_n_se_raises(n_se):
+    with pytest.raises(ValueError, match="n_se must be a finite number > 0"):
+        checks.assert_matches_theory([1.0], [0.1], [1.0], n_se=n_se)
+
+
+def test_assert_matches_theory_input_errors_propagate():
+    with pytest.raises(ValueError, match="sem must be finite"):
+        checks.assert_matches_theory([1.0], [0.0], [1.0])
+    with pytest.raises(ValueError, match="one shape"):
+        checks.assert_matches_theory([1.0, 1.0], [0.1, 0.1], [1.0])
+
+
+@pytest.mark.parametrize(
+    ("mean", "theory"),
+    [([np.nan, 1.0], [1.0, 1.0]), ([1.0, 1.0], [np.nan, 1.0]), ([np.inf, 1.0], [1.0, 1.0])],
+)
+def test_assert_matches_theory_does_not_pass_non_finite_values(mean, theory):
+    # a NaN/inf Monte-Carlo mean (a diverged simulation) or theory value must not count as a match
+    with pytest.raises((AssertionError, ValueError)):
+        checks.assert_matches_theory(mean, [0.1, 0.1], theory)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# family_z_threshold
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_family_z_threshold_single_point_is_the_two_sided_normal_quantile():
+    assert checks.family_z_threshold(1, 0.01) == pytest.approx(2.5758, abs=1e-4)
+    assert checks.family_z_threshold(1, 0.05) == pytest.approx(1.95996, abs=1e-4)
+
+
+def test_family_z_threshold_is_bonferroni():
+    assert checks.family_z_threshold(50, 0.01) == pytest.approx(norm.isf(0.01 / 100), rel=1e-12)
+
+
+def test_family_z_threshold_increases_with_n_and_decreases_with_alpha():
+    t = [checks.family_z_threshold(n, 0.01) for n in (1, 2, 10, 100, 1000, 10_000)]
+    assert all(a < b for a, b in itertools.pairwise(t))
+    assert checks.family_z_threshold(10, 0.001) > checks.family_z_threshold(10, 0.01)
+
+
+def test_family_z_threshold_accepts_numpy_int():
+    assert checks.family_z_threshold(np.int64(10)) == checks.family_z_threshold(10)
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.0, 2.5, True, "3"])
+def test_family_z_threshold_bad_n_raises(n):
+    with pytest.raises(ValueError, match="n_points must be an integer >= 1"):
+        checks.family_z_threshold(n)
+
+
+@pytest.mark.parametrize("alpha", [0, 1, -0.1, 1.5, np.nan])
+def test_family_z_threshold_bad_alpha_raises(alpha):
+    with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\)"):
+        checks.family_z_threshold(10, alpha)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_calibrated
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def normal_draws():
+    return np.random.default_rng(20240402).standard_normal(2000)
+
+
+def test_assert_calibrated_passes_on_standard_normal_draws(normal_draws):
+    summary = checks.assert_calibrated(normal_draws)
+    assert summary["points"] == 2000
+    assert summary["threshold"] == pytest.approx(checks.family_z_threshold(2000, 0.01))
+    assert summary["max_abs_z"] == pytest.approx(np.abs(normal_draws).max())
+    assert summary["within_1se"] == pytest.approx(0.683, abs=0.03)
+    assert summary["within_2se"] == pytest.approx(0.954, abs=0.015)
+    assert summary["within_1se"] <= summary["within_2se"] <= summary["within_3se"] <= 1.0
+    assert summary["beyond_3se"] == int(np.sum(np.abs(normal_draws) > 3))
+    assert summary["beyond_3se_expected"] == pytest.approx(2000 * 2 * norm.sf(3), rel=1e-4)
+
+
+def test_assert_calibrated_accepts_2d_input(normal_draws):
+    assert checks.assert_calibrated(normal_draws.reshape(40, 50))["points"] == 2000
+
+
+def test_assert_calibrated_fails_on_shifted_draws(normal_draws):
+    with pytest.raises(AssertionError, match="my sim"):
+        checks.assert_calibrated(normal_draws + 0.8, what="my sim")
+
+
+def test_assert_calibrated_fails_on_too_wide_draws(normal_draws):
+    wide = 1.6 * normal_draws
+    wide = np.clip(wide, -4, 4)  # no point beyond the family-wise threshold: the distribution check fails
+    with pytest.raises(AssertionError, match="not N\\(0, 1\\)-like"):
+        checks.assert_calibrated(wide)
+
+
+def test_assert_calibrated_fails_on_too_narrow_draws(normal_draws):
+    # standard errors overestimated: z-scores too small, too many within 1 SE
+    with pytest.raises(AssertionError, match="not N\\(0, 1\\)-like"):
+        checks.assert_calibrated(0.5 * normal_draws)
+
+
+def test_assert_calibrated_distribution_false_only_checks_the_max():
+    z = np.linspace(-3, 3, 41)  # only ~33% within 1 SE: fails the distribution check, no point beyond ~3.6
+    with pytest.raises(AssertionError, match="not N\\(0, 1\\)-like"):
+        checks.assert_calibrated(z)
+    summary = checks.assert_calibrated(z, distribution=False)
+    assert summary["max_abs_z"] == pytest.approx(3.0)
+
+
+def test_assert_calibrated_single_outlier_fails_even_without_distribution(normal_draws):
+    z = normal_draws.copy()
+    z[17] = 6.0
+    with pytest.raises(AssertionError, match="family-wise threshold") as info:
+        checks.assert_calibrated(z, distribution=False, what="grid")
+    assert str(info.value).startswith("grid:")
+    assert "6.00 standard errors" in str(info.value)
+
+
+def test_assert_calibrated_alpha_moves_the_threshold():
+    z = np.array([0.1, -0.5, 2.9])  # one of 3 points at 2.9: below the 1% threshold (~2.93), above the 5% one
+    checks.assert_calibrated(z, distribution=False, alpha=0.01)
+    with pytest.raises(AssertionError):
+        checks.assert_calibrated(z, distribution=False, alpha=0.05)
+
+
+@pytest.mark.parametrize("bad", [[], [0.1, np.nan], [np.inf, 0.0]])
+def test_assert_calibrated_bad_input_raises(bad):
+    with pytest.raises(ValueError, match="non-empty array of finite numbers"):
+        checks.assert_calibrated(bad)
