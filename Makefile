@@ -16,7 +16,7 @@ setup:
 test: lint unit notebooks book site
 
 lint:
-	$(BIN)/ruff check collapse_utils tests notebooks tools book/_ext
+	$(BIN)/ruff check collapse_utils tests notebooks tools bench book/_ext
 
 unit:
 	$(CHECK_ENV) $(BIN)/python -m pytest tests/unit
