@@ -81,3 +81,27 @@ def assert_calibrated(
         raise AssertionError(f"{what}: z-scores are not N(0, 1)-like: {summary['within_1se']:.1%} within 1 SE "
                              f"(expected 55-80%), {summary['within_2se']:.1%} within 2 SE (expected >= 90%)")
     return summary
+
+
+def assert_close_asymptotic(mean, sem, theory, *, n_se: float = 3.0, rtol: float = 0.05,
+                            what: str = "simulation") -> float:
+    """Assert ``|mean - theory| <= n_se * sem + rtol * |theory|`` everywhere; return the worst ratio of the two sides.
+
+    For formulas that are exact only as the dimension grows (random-matrix asymptotics): the simulation at a finite
+    dimension may differ by O(1/d) on top of Monte-Carlo noise; ``rtol`` states how much. A ratio <= 1 passes.
+    """
+    if not np.isfinite(rtol) or rtol < 0:
+        raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
+    if not np.isfinite(n_se) or n_se <= 0:
+        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
+    z = zscores(mean, sem, theory)  # validates shapes and finiteness
+    mean, sem, theory = (np.asarray(a, dtype=float) for a in (mean, sem, theory))
+    ratio = np.abs(mean - theory) / (n_se * sem + rtol * np.abs(theory))
+    worst = int(np.argmax(ratio))
+    if ratio.flat[worst] > 1:
+        raise AssertionError(
+            f"{what}: Monte-Carlo mean {mean.flat[worst]:.6g} differs from theory {theory.flat[worst]:.6g} "
+            f"by {abs(z.flat[worst]):.2f} standard errors and {abs(mean.flat[worst] / theory.flat[worst] - 1):.1%} "
+            f"at point {worst}, beyond {n_se} standard errors + {rtol:.0%}"
+        )
+    return float(ratio.max())

@@ -80,3 +80,47 @@ def plot_theory(ax, x, y, policy: DataPolicy | str, *, label: str | None = None,
     kw = {**THEORY_STYLE, **kwargs}
     return ax.plot(x, y, color=style["color"], label=label if label is not None else f"{style['label']} (theory)",
                    **kw)[0]
+
+
+def draw_generator_chain(ax) -> None:
+    """Draw Dohmatob et al.'s fake-data chain (their Figure 3) on ``ax``: generators, learner, evaluation.
+
+    ``w0`` labels ``T0`` samples with noise ``sigma0``; OLS gives ``w_hat_1``; and so on ``n`` times; the learner fits
+    ridge on ``T`` samples labelled by ``w_hat_n`` with noise ``sigma``, and is tested against ``w0``.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    ax.set_xlim(0, 13.4)
+    ax.set_ylim(0, 3.3)
+    ax.axis("off")
+    gen, learn, real = OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["black"]
+
+    def node(x, y, text, color, w=1.3, h=0.8, filled=False):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05", linewidth=1.6,
+                                    edgecolor=color, facecolor=color if filled else "white", alpha=1.0))
+        ax.text(x, y, text, ha="center", va="center", fontsize=12, color="white" if filled else color)
+
+    def arrow(x1, x2, y, text=None, color="0.3", dashed=False):
+        ax.add_patch(FancyArrowPatch((x1, y), (x2, y), arrowstyle="-|>", mutation_scale=14, color=color,
+                                     linewidth=1.4, linestyle="--" if dashed else "-"))
+        if text:
+            ax.text((x1 + x2) / 2, y + 0.28, text, ha="center", va="bottom", fontsize=9, color="0.25")
+
+    y = 2.2
+    node(0.8, y, "$w_0$", real, filled=True)
+    arrow(1.5, 2.9, y, "$T_0$ samples\nnoise $\\sigma_0$, OLS")
+    node(3.6, y, "$\\hat w_1$", gen)
+    arrow(4.3, 5.7, y, "$T_0$, $\\sigma_0$\nOLS")
+    node(6.4, y, "$\\hat w_2$", gen)
+    arrow(7.1, 7.9, y, dashed=True)
+    ax.text(8.2, y, "…", ha="center", va="center", fontsize=16)
+    arrow(8.5, 9.3, y, dashed=True)
+    node(10.0, y, "$\\hat w_n$", gen)
+    arrow(10.7, 11.85, y, "$T$ samples\nnoise $\\sigma$\nridge $\\lambda$", color=learn)
+    node(12.6, y, "$\\hat w^{pred}_n$", learn, w=1.4)
+    ax.text(6.4, 0.35, "generators: $n$ fits, each on fresh data ($X_m$ independent) or one shared design $X_0$",
+            ha="center", fontsize=10, color=gen)
+    ax.text(12.6, 0.9, "test error\n$\\|\\hat w^{pred}_n - w_0\\|_\\Sigma^2$", ha="center", fontsize=10, color=learn)
+    ax.annotate("", xy=(0.8, 1.7), xytext=(11.6, 1.2),
+                arrowprops={"arrowstyle": "-|>", "color": "0.5", "linestyle": ":", "connectionstyle": "arc3,rad=-0.08"})
+    ax.text(6.4, 0.85, "compared with $w_0$", ha="center", fontsize=9, color="0.4")

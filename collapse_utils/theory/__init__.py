@@ -1,5 +1,5 @@
 """Closed forms only (numpy/scipy, never torch, never the simulators): each function cites its source."""
 
-from collapse_utils.theory import linear
+from collapse_utils.theory import linear, ridge
 
-__all__ = ["linear"]
+__all__ = ["linear", "ridge"]
