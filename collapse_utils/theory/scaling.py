@@ -1,0 +1,112 @@
+"""Scaling laws of ridge regression under power-law spectra, with and without collapse (Dohmatob et al. 2024, §5).
+
+Capacity and source conditions: Sigma has eigenvalues ``lambda_k ~ k^-beta`` (``beta > 1``, the *capacity*), and the
+truth's coordinates in Sigma's eigenbasis are ``c_j ~ j^-delta/2`` with ``delta = 1 + beta (2 r - 1)`` (``r > 0``, the
+*source* exponent: larger r = smoother target). With ``r_ = min(r, 1)``:
+
+- ``ell_crit = beta / (2 beta r_ + 1)``: the clean-optimal ridge exponent, ``lambda = T^-ell_crit``;
+- ``c = 2 beta r_ / (2 beta r_ + 1)``: the clean rate, ``E_test ~ T^-c`` at ``ell_crit``;
+- ``ell_star = min((b - a) ell_crit, beta)`` (Corollary 5.2) when ``T0 ~ T^b`` and ``n sigma0^2 ~ T^a``.
+
+Exponents are dimensionless and checked against the paper's values in the unit tests (e.g. (2, 0.375) gives
+``ell_crit = 0.8``, ``c = 0.6``). Used by ``notebooks/scaling_laws.ipynb`` and ``notebooks/mnist_krr.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _check_beta_r(beta, r) -> tuple[float, float]:
+    if isinstance(beta, bool) or not np.isscalar(beta) or not np.isfinite(beta) or beta <= 1:
+        raise ValueError(f"beta (capacity exponent) must be a finite number > 1, got {beta!r}")
+    if isinstance(r, bool) or not np.isscalar(r) or not np.isfinite(r) or r <= 0:
+        raise ValueError(f"r (source exponent) must be a finite number > 0, got {r!r}")
+    return float(beta), float(r)
+
+
+@dataclass(frozen=True)
+class Exponents:
+    """The exponents of §5 for one ``(beta, r)``."""
+
+    beta: float
+    r: float
+    r_under: float  # min(r, 1): source exponents above 1 saturate (ridge cannot exploit more smoothness)
+    delta: float  # decay of the truth's squared coordinates: c_j^2 ~ j^-delta
+    ell_crit: float  # clean-optimal ridge exponent
+    c: float  # clean rate exponent
+
+    def ell_star(self, a: float, b: float) -> float:
+        """Corollary 5.2: the optimal exponent ``min((b - a) ell_crit, beta)`` when ``T0 ~ T^b``, ``n sigma0^2 ~ T^a``.
+
+        The printed corollary says "n ~ T^b"; it is ``n sigma0^2 ~ T^a`` (reference typo list, item 6).
+        """
+        if not (np.isfinite(a) and np.isfinite(b)) or b - a <= 0:
+            raise ValueError(f"need b > a (the generators' data must outgrow their noise), got a={a!r}, b={b!r}")
+        return float(min((b - a) * self.ell_crit, self.beta))
+
+
+def exponents(beta: float, r: float) -> Exponents:
+    """Exponents of Dohmatob et al. §5 for capacity ``beta > 1`` and source ``r > 0``."""
+    beta, r = _check_beta_r(beta, r)
+    r_under = min(r, 1.0)
+    return Exponents(beta=beta, r=r, r_under=r_under, delta=1 + beta * (2 * r - 1),
+                     ell_crit=beta / (2 * beta * r_under + 1), c=2 * beta * r_under / (2 * beta * r_under + 1))
+
+
+def power_law_problem(d: int, beta: float, r: float, *, w0_norm_sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Spectrum and truth of the §5 model: ``lambda_k = k^-beta`` and ``c_j^2 ~ j^-delta``, ``k, j = 1..d``.
+
+    Normalization (the paper leaves it open): ``lambda_1 = 1``, and the truth is scaled so that its signal
+    ``||w0||_Sigma^2 = sum_j lambda_j c_j^2`` equals ``w0_norm_sigma`` (default 1).
+
+    Returns
+    -------
+    eigs, w0_sq
+        Eigenvalues (descending) and the truth's squared coordinates in that eigenbasis.
+    """
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    if not np.isfinite(w0_norm_sigma) or w0_norm_sigma <= 0:
+        raise ValueError(f"w0_norm_sigma must be a finite number > 0, got {w0_norm_sigma!r}")
+    ex = exponents(beta, r)
+    k = np.arange(1, d + 1, dtype=float)
+    eigs = k**-ex.beta
+    w0_sq = k**-ex.delta
+    w0_sq *= w0_norm_sigma / np.sum(eigs * w0_sq)
+    return eigs, w0_sq
+
+
+def theorem51_rate(T, ell, beta, r, *, n=0, sigma2=1.0, sigma02=1.0, T0=None, d=None):
+    """Theorem 5.1's rate (up to constants) for ``lambda = T^-ell``:
+
+    ``max(sigma^2, T^(1 - 2 r_ ell - ell/beta)) T^-(1 - ell/beta)
+    + n sigma0^2 / (1 - phi0) * max(T / T0, phi0) T^-(1 - ell/beta)``, with ``phi0 = d / T0 < 1``.
+
+    The clean part (``n = 0``) is Cui et al. (2022)'s rate. Only exponents are meaningful: ``~`` hides constants.
+    """
+    ex = exponents(beta, r)
+    T = np.asarray(T, dtype=float)
+    if np.any(T < 1):
+        raise ValueError("T must be >= 1")
+    ell = float(ell)
+    if not 0 <= ell < ex.beta:
+        raise ValueError(f"ell must lie in [0, beta) = [0, {ex.beta}), got {ell!r}")
+    decay = T ** -(1 - ell / ex.beta)
+    out = np.maximum(sigma2, T ** (1 - 2 * ex.r_under * ell - ell / ex.beta)) * decay
+    if np.any(np.asarray(n) > 0):
+        if T0 is None or d is None or not d < T0:
+            raise ValueError("the collapse term needs T0 and d with d < T0 (phi0 = d/T0 < 1)")
+        phi0 = d / T0
+        out = out + np.asarray(n) * sigma02 / (1 - phi0) * np.maximum(T / T0, phi0) * decay
+    return out
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the fitted exponent of a power law."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("x and y must be positive arrays of one shape with at least 2 points")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
