@@ -5,8 +5,8 @@
 #   make execute re-execute every chapter in place (after changing a chapter or the package), then commit
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The stored chapter outputs are those of the ci profile on one thread; the tests pin both.
-CHECK_ENV := COLLAPSE_SCALE=ci COLLAPSE_THREADS=1
+# The stored chapter outputs are those of the ci profile on one thread, without progress lines; the tests pin all three.
+CHECK_ENV := COLLAPSE_SCALE=ci COLLAPSE_THREADS=1 COLLAPSE_PROGRESS=0
 
 .PHONY: setup test lint unit notebooks book site execute clean
 

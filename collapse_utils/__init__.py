@@ -14,8 +14,8 @@ from collapse_utils import config
 
 config._export_thread_env()
 
-from collapse_utils import checks, plotting, policies, sim, theory  # noqa: E402
+from collapse_utils import checks, loop, plotting, policies, sim, theory  # noqa: E402
 from collapse_utils.policies import DataPolicy  # noqa: E402
 
-__all__ = ["DataPolicy", "checks", "config", "plotting", "policies", "sim", "theory"]
+__all__ = ["DataPolicy", "checks", "config", "loop", "plotting", "policies", "sim", "theory"]
 __version__ = "0.1.0"

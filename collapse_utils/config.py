@@ -8,6 +8,8 @@ Every chapter starts with ``config.setup(seed)``. Three environment variables st
                      :data:`CHAPTER_SETTINGS` below, nowhere else.
 ``COLLAPSE_THREADS`` CPU threads for BLAS (numpy/scipy) and torch; default 1.
 ``COLLAPSE_CACHE``   where chapters cache expensive artefacts; default ``~/.cache/collapse-reproduced``.
+``COLLAPSE_PROGRESS`` ``1`` (default) shows progress of long runs on stderr; ``0`` hides it. ``make execute`` and
+                     ``make test`` set ``0`` so that no progress line ends up in a checked notebook output.
 
 Why threads are pinned
 ----------------------
@@ -158,6 +160,14 @@ def scale_settings(chapter: str, scale: str | None = None) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     return dict(CHAPTER_SETTINGS[chapter][scale])
+
+
+def show_progress() -> bool:
+    """Whether long runs report progress (``COLLAPSE_PROGRESS``: ``1``, the default, or ``0``)."""
+    value = os.environ.get("COLLAPSE_PROGRESS", "1").strip()
+    if value not in ("0", "1"):
+        raise ValueError(f"COLLAPSE_PROGRESS must be '0' or '1', got {value!r}")
+    return value == "1"
 
 
 def cache_dir() -> Path:

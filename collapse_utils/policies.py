@@ -132,9 +132,16 @@ def training_rows(
 def assemble(chunks: Sequence, rows: Sequence[np.ndarray]):
     """Gather ``rows`` (from :func:`training_rows`) out of array-like ``chunks`` and concatenate them.
 
-    Works for numpy arrays and anything indexable by an integer array with a ``concatenate``-compatible
-    type (torch tensors are gathered with numpy indices and joined with ``torch.cat``).
+    Works for numpy arrays, torch tensors (gathered with numpy indices, joined with ``torch.cat``) and Python
+    lists (of stories, molecules, ...), which are gathered item by item.
     """
+    if len(chunks) and isinstance(chunks[0], list):
+        if len(chunks) != len(rows):
+            raise ValueError(f"chunks and rows must have the same length, got {len(chunks)} and {len(rows)}")
+        out = [chunk[int(k)] for chunk, idx in zip(chunks, rows, strict=True) for k in idx]
+        if not out:
+            raise ValueError("rows select no row at all; a training set needs at least one row")
+        return out
     if len(chunks) != len(rows):
         raise ValueError(f"chunks and rows must have the same length, got {len(chunks)} and {len(rows)}")
     parts = [chunk[idx] for chunk, idx in zip(chunks, rows, strict=True) if len(idx)]
