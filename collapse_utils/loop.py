@@ -5,7 +5,7 @@ Any model family plugs in through three callables, so the VAE, language-model an
 ``fit(train, rng) -> model``
     Train a model **from a fresh initialization** on ``train`` (rows of the real and synthetic chunks, gathered by
     :func:`collapse_utils.policies.assemble`); ``rng`` (a ``numpy.random.Generator``) seeds the initialization and
-    the training order. Torch code derives its seed with ``int(rng.integers(2**63 - 1))``.
+    the training order. Torch code derives its seed with ``int(rng.integers(2**62))``.
 ``evaluate(model) -> dict[str, float]``
     Metrics on **real** held-out data.
 ``sample(model, n, rng) -> data``

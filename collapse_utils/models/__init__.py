@@ -1,0 +1,1 @@
+"""Small, readable torch models and their fit / evaluate / sample functions (one model family per module)."""
