@@ -10,7 +10,9 @@ training set (so a larger accumulated pool costs proportionally more compute, as
 initialization every fit. Reported metrics are normalized **per pixel** so that their scale can be set beside the
 accumulate paper's VAE test loss (about 0.02): negative ELBO, reconstruction cross-entropy, and reconstruction mean
 squared error (decoder mean at the posterior mean). Synthetic images are decoder means ``sigmoid(logits)`` at
-``z ~ N(0, I)``. Used by ``notebooks/vae_mnist.ipynb``.
+``z ~ N(0, I)``. Models train on ``config.torch_device()`` (a GPU when one is available, for the ``full``
+profile); random numbers are drawn on the CPU and samples are returned on the CPU. Used by
+``notebooks/vae_mnist.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from collapse_utils.config import torch_device
 
 N_PIXELS = 28 * 28
 
@@ -93,17 +97,21 @@ def fit_vae(images, rng: np.random.Generator, recipe: VAERecipe = VAERecipe()) -
     if len(x) < 1:
         raise ValueError("images must hold at least one image")
     seed = _torch_seed(rng)
+    device = torch_device()
     with torch.random.fork_rng(devices=[]):  # seed the fresh initialization without touching torch's global state
         torch.manual_seed(seed)
-        model = VAE(recipe.hidden, recipe.latent)
-    gen = torch.Generator().manual_seed(seed + 1)  # batch order and reparameterization noise
+        model = VAE(recipe.hidden, recipe.latent)  # initialized on the CPU, identical on every device
+    model = model.to(device)
+    x = x.to(device)
+    gen = torch.Generator().manual_seed(seed + 1)  # batch order and reparameterization noise (drawn on the CPU)
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     model.train()
     for _ in range(recipe.epochs):
-        order = torch.randperm(len(x), generator=gen)
+        order = torch.randperm(len(x), generator=gen).to(device)
         for start in range(0, len(x), recipe.batch_size):
             batch = x[order[start : start + recipe.batch_size]]
-            recon, kl = model.loss_terms(batch, torch.randn(len(batch), recipe.latent, generator=gen))
+            eps = torch.randn(len(batch), recipe.latent, generator=gen).to(device)
+            recon, kl = model.loss_terms(batch, eps)
             loss = (recon + kl).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -119,11 +127,12 @@ def evaluate_vae(model: VAE, images, *, seed: int = 0) -> dict[str, float]:
     Returns ``neg_elbo`` (nats per pixel), ``recon_bce`` (cross-entropy per pixel) and ``recon_mse`` (squared error
     per pixel of the decoder mean at the posterior mean).
     """
-    x = _as_images(images)
+    device = next(model.parameters()).device
+    x = _as_images(images).to(device)
     if len(x) < 1:
         raise ValueError("images must hold at least one image")
     gen = torch.Generator().manual_seed(seed)
-    recon, kl = model.loss_terms(x, torch.randn(len(x), model.latent, generator=gen))
+    recon, kl = model.loss_terms(x, torch.randn(len(x), model.latent, generator=gen).to(device))
     mu, _ = model.encode(x)
     mse = (torch.sigmoid(model.decode(mu)) - x).pow(2).mean()
     return {"neg_elbo": float((recon + kl).mean() / N_PIXELS), "recon_bce": float(recon.mean() / N_PIXELS),
@@ -146,4 +155,4 @@ def sample_vae(model: VAE, n: int, rng: np.random.Generator | None = None, *, z:
         z = torch.as_tensor(z, dtype=torch.float32)
     if z.shape != (n, model.latent):
         raise ValueError(f"z must have shape ({n}, {model.latent}), got {tuple(z.shape)}")
-    return torch.sigmoid(model.decode(z))
+    return torch.sigmoid(model.decode(z.to(next(model.parameters()).device))).cpu()

@@ -244,3 +244,19 @@ def test_cache_dir_default_is_under_home(monkeypatch, tmp_path):
     path = config.cache_dir()
     assert path == tmp_path / ".cache" / "collapse-reproduced"
     assert path.is_dir()
+
+
+def test_torch_device_switch(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("COLLAPSE_DEVICE", "cpu")
+    assert config.torch_device() == "cpu"
+    monkeypatch.setenv("COLLAPSE_DEVICE", "auto")
+    assert config.torch_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("COLLAPSE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="COLLAPSE_DEVICE must be 'auto', 'cpu' or 'cuda', got 'tpu'"):
+        config.torch_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("COLLAPSE_DEVICE", "cuda")
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            config.torch_device()
