@@ -31,6 +31,7 @@ import pandas as pd
 
 from collapse_utils.config import show_progress
 from collapse_utils.policies import DataPolicy, assemble, training_rows
+from collapse_utils.validation import check_int
 
 Fit = Callable[[Any, np.random.Generator], Any]
 Sample = Callable[[Any, int, np.random.Generator], Any]
@@ -39,12 +40,6 @@ Evaluate = Callable[[Any], dict]
 
 def _stream(seed: int, iteration: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(iteration, purpose)))
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def run_feedback_loop(
@@ -83,8 +78,8 @@ def run_feedback_loop(
         column per metric returned by ``evaluate``.
     """
     policy = DataPolicy.parse(policy)
-    n_iterations = _check_int("n_iterations", n_iterations, 1)
-    seed = _check_int("seed", seed, 0)
+    n_iterations = check_int("n_iterations", n_iterations, 1)
+    seed = check_int("seed", seed, 0)
     n_real = len(real_train)
     if n_real < 1:
         raise ValueError("real_train must hold at least one item")

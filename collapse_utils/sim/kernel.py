@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_utils.kernels import KernelRidgePath, krr_solve
+from collapse_utils.validation import check_int, check_nonneg, int_grid
 
 
 @dataclass(frozen=True)
@@ -51,27 +52,6 @@ class KRRRuns:
     def sem(self) -> np.ndarray:
         """Standard error of :meth:`mean`."""
         return self.errors.std(axis=0, ddof=1) / np.sqrt(self.n_runs)
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_nonneg(name: str, value) -> float:
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _int_grid(name: str, values, low: int) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values))
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < low:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of integers >= {low}, got {values!r}")
-    if len(np.unique(arr)) != arr.size:
-        raise ValueError(f"{name} must not repeat values, got {values!r}")
-    return arr.astype(np.int64)
 
 
 def _check_indices(name: str, idx, N: int) -> np.ndarray:
@@ -152,7 +132,7 @@ def generator_chain(K, truth, designs, eval_idx, *, lam0: float, sigma0: float, 
                          f"got shape {designs.shape}")
     eval_idx = _check_indices("eval_idx", eval_idx, truth.size)
     lam0 = _check_lam0(lam0)
-    sigma0 = _check_nonneg("sigma0", sigma0)
+    sigma0 = check_nonneg("sigma0", sigma0)
     rng = _check_rng(rng)
     n, T0 = designs.shape
     out = np.empty((n + 1, eval_idx.size))
@@ -205,11 +185,11 @@ def learner_test_errors(K, labels, learner_idx, test_idx, test_target, *, Ts, la
         raise ValueError(f"labels must have shape (n_label_sets, {learner_idx.size}), got {labels.shape}")
     if test_target.shape != test_idx.shape:
         raise ValueError(f"test_target must have shape {test_idx.shape}, got {test_target.shape}")
-    Ts = _int_grid("Ts", Ts, 1)
+    Ts = int_grid("Ts", Ts, 1)
     if Ts.max() > learner_idx.size:
         raise ValueError(f"Ts must be <= len(learner_idx) = {learner_idx.size}, got max(Ts) = {Ts.max()}")
     lams = _check_penalties(lams, Ts.size)
-    sigma = _check_nonneg("sigma", sigma)
+    sigma = check_nonneg("sigma", sigma)
     rng = _check_rng(rng)
     noise = sigma * rng.standard_normal(learner_idx.size)
     K_test = K[test_idx]
@@ -266,12 +246,12 @@ def simulate_krr_collapse(K, truth, *, pool_idx, test_idx, T0: int, ns, Ts, lams
     pool_idx, test_idx = _check_indices("pool_idx", pool_idx, N), _check_indices("test_idx", test_idx, N)
     if np.intersect1d(pool_idx, test_idx).size:
         raise ValueError("pool_idx and test_idx must be disjoint (the test points are held out)")
-    T0 = _check_int("T0", T0, 1)
-    ns, Ts = _int_grid("ns", ns, 0), _int_grid("Ts", Ts, 1)
+    T0 = check_int("T0", T0, 1)
+    ns, Ts = int_grid("ns", ns, 0), int_grid("Ts", Ts, 1)
     lams = _check_penalties(lams, Ts.size)
     lam0 = _check_lam0(lam0)
-    sigma0, sigma = _check_nonneg("sigma0", sigma0), _check_nonneg("sigma", sigma)
-    n_runs = _check_int("n_runs", n_runs, 2)
+    sigma0, sigma = check_nonneg("sigma0", sigma0), check_nonneg("sigma", sigma)
+    n_runs = check_int("n_runs", n_runs, 2)
     rng = _check_rng(rng)
     n_max, T_max = int(ns.max()), int(Ts.max())
     need = n_max * T0 + T_max

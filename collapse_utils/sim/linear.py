@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_utils.policies import DataPolicy
+from collapse_utils.validation import check_int
 
 _BATCH = 128  # chains per vectorized batch: bounds memory at about _BATCH * n_iterations * T floats
 
@@ -82,12 +83,6 @@ def draw_problem(rng: np.random.Generator, d: int, T: int, n_iterations: int, si
     return X, w_star, noise
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _min_norm_solve(G: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Minimum-norm solution of the batched normal equations ``G w = b`` (pseudo-inverse via eigh)."""
     vals, vecs = np.linalg.eigh(G)
@@ -132,15 +127,15 @@ def simulate_linear_chains(
     pols = [DataPolicy.parse(p) for p in policies]
     if not pols or len(set(pols)) != len(pols):
         raise ValueError(f"policies must name at least one policy and no policy twice, got {pols!r}")
-    d = _check_int("d", d, 1)
-    T = _check_int("T", T, 1)
+    d = check_int("d", d, 1)
+    T = check_int("T", T, 1)
     if T < d:
         raise ValueError(f"T must be >= d for a unique OLS fit on the real data, got T={T}, d={d}")
     if isinstance(sigma2, bool) or not np.isscalar(sigma2) or not np.isfinite(sigma2) or sigma2 < 0:
         raise ValueError(f"sigma2 must be a finite number >= 0, got {sigma2!r}")
-    n_iterations = _check_int("n_iterations", n_iterations, 1)
-    n_seeds = _check_int("n_seeds", n_seeds, 2)
-    seed = _check_int("seed", seed, 0)
+    n_iterations = check_int("n_iterations", n_iterations, 1)
+    n_seeds = check_int("n_seeds", n_seeds, 2)
+    seed = check_int("seed", seed, 0)
 
     errors = {p: np.empty((n_seeds, n_iterations)) for p in pols}
     for start in range(0, n_seeds, _BATCH):
@@ -202,7 +197,7 @@ def setting_seed(seed: int, *key: int) -> int:
     Without it, settings of different ``T`` would share streams (the first rows of a larger design would
     be the whole of a smaller one), and their Monte-Carlo errors would be correlated.
     """
-    return int(np.random.SeedSequence([_check_int("seed", seed, 0), *key]).generate_state(1)[0])
+    return int(np.random.SeedSequence([check_int("seed", seed, 0), *key]).generate_state(1)[0])
 
 
 def simulate_grid(

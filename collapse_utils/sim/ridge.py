@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from collapse_utils.validation import check_int, check_nonneg, int_grid
+
 PARTS = ("total", "bias", "variance", "collapse")
 
 
@@ -68,27 +70,6 @@ class RidgeRuns:
     def sem(self, part: str = "total") -> np.ndarray:
         """Standard error of :meth:`mean`."""
         return self._part(part).std(axis=0, ddof=1) / np.sqrt(self.n_runs)
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_nonneg(name: str, value) -> float:
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _int_grid(name: str, values, low: int) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values))
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < low:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of integers >= {low}, got {values!r}")
-    if len(np.unique(arr)) != arr.size:
-        raise ValueError(f"{name} must not repeat values, got {values!r}")
-    return arr.astype(np.int64)
 
 
 def bartlett_factor(rng: np.random.Generator, d: int, T: int) -> np.ndarray:
@@ -173,9 +154,9 @@ def _validate(eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed, sampling)
         raise ValueError(f"lams must be a non-empty 1-D sequence of finite numbers >= 0, got {lams!r}")
     if sampling not in ("sufficient", "explicit"):
         raise ValueError(f"sampling must be 'sufficient' or 'explicit', got {sampling!r}")
-    return (eigs, w0, _check_int("T0", T0, 1), _check_nonneg("sigma0", sigma0), _check_nonneg("sigma", sigma),
-            _int_grid("ns", ns, 0), _int_grid("Ts", Ts, 1), lams, _check_int("n_runs", n_runs, 2),
-            _check_int("seed", seed, 0))
+    return (eigs, w0, check_int("T0", T0, 1), check_nonneg("sigma0", sigma0), check_nonneg("sigma", sigma),
+            int_grid("ns", ns, 0), int_grid("Ts", Ts, 1), lams, check_int("n_runs", n_runs, 2),
+            check_int("seed", seed, 0))
 
 
 def simulate_ridge_collapse(
