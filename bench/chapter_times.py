@@ -18,7 +18,8 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_S = {"linear_regression": 120, "ridge_collapse": 120, "scaling_laws": 180, "mnist_krr": 180, "vae_mnist": 240}
+BUDGET_S = {"linear_regression": 120, "ridge_collapse": 120, "scaling_laws": 180, "mnist_krr": 180, "vae_mnist": 240,
+            "language_models": 360, "diffusion_conformers": 360}
 
 
 def run(path: Path) -> float:

@@ -2,7 +2,8 @@
 
 Colours come from the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies); each
 policy also has its own marker, so figures still read in greyscale. Simulation is drawn as markers with a
-shaded band (mean +/- 2 standard errors), theory as a dashed line in the same colour.
+shaded band (mean +/- 2 standard errors), theory as a dashed line in the same colour. Molecule conformers are drawn
+as aligned 2-D projections (:func:`draw_conformers`, the diffusion chapter).
 """
 
 from __future__ import annotations
@@ -124,3 +125,87 @@ def draw_generator_chain(ax) -> None:
     ax.annotate("", xy=(0.8, 1.7), xytext=(11.6, 1.2),
                 arrowprops={"arrowstyle": "-|>", "color": "0.5", "linestyle": ":", "connectionstyle": "arc3,rad=-0.08"})
     ax.text(6.4, 0.85, "compared with $w_0$", ha="center", fontsize=9, color="0.4")
+
+
+ELEMENT_COLORS = {"C": "#404040", "N": OKABE_ITO["blue"], "O": OKABE_ITO["vermillion"], "F": OKABE_ITO["bluish_green"],
+                  "S": OKABE_ITO["yellow"], "Cl": OKABE_ITO["bluish_green"]}
+"""Atom colours of molecule drawings (CPK-like, from the Okabe-Ito palette); other elements are drawn grey."""
+
+
+def kabsch_align(coords, reference) -> np.ndarray:
+    """``coords`` (n, 3) rotated and translated onto ``reference`` (n, 3) by the Kabsch least-squares fit.
+
+    A proper rotation (no reflection), atoms matched by index; returns the aligned copy of ``coords``.
+    """
+    x, ref = np.asarray(coords, dtype=float), np.asarray(reference, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 3 or x.shape != ref.shape:
+        raise ValueError(f"coords and reference must be (n, 3) arrays of one shape, got {x.shape} and {ref.shape}")
+    xc, rc = x - x.mean(axis=0), ref - ref.mean(axis=0)
+    u, _, vt = np.linalg.svd(xc.T @ rc)
+    d = np.sign(np.linalg.det(u @ vt))
+    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
+    return xc @ rotation + ref.mean(axis=0)
+
+
+def draw_conformers(ax, graph, coords_list, *, reference=None, alpha: float = 0.3, atom_size: float = 12.0,
+                    scale_bar: float | None = 2.0, symbols=None) -> np.ndarray:
+    """Overlay conformers of one molecule on ``ax``: each aligned to ``reference``, projected on its principal plane.
+
+    Every conformer is Kabsch-aligned to ``reference`` (default: the first of ``coords_list``) and projected on the
+    reference's two principal axes (largest spread first); bonds are drawn as grey lines and atoms as dots coloured
+    by element (:data:`ELEMENT_COLORS`), semi-transparent so that a tight ensemble looks crisp and a spread-out one
+    looks blurred. The axes are equal-aspect and hidden; a scale bar gives the length unit (Å).
+
+    Parameters
+    ----------
+    ax
+        A matplotlib axes.
+    graph
+        The molecule: ``atom_types`` (indices into ``symbols``) and ``bonds`` (n_bonds, 2), e.g. a
+        :class:`collapse_utils.data.conformers.MoleculeGraph`.
+    coords_list
+        Sequence of (n_atoms, 3) coordinate arrays in Å (at least one).
+    reference
+        (n_atoms, 3) coordinates the conformers are aligned to.
+    alpha
+        Opacity of each conformer, in (0, 1].
+    atom_size
+        Marker area of an atom (points²).
+    scale_bar
+        Length in Å of a scale bar drawn below the molecules (labelled), or None for none.
+    symbols
+        Element symbol of each atom-type index; default the data module's ``ATOM_TYPES``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The projected coordinates, (n_conformers, n_atoms, 2). Used by ``notebooks/diffusion_conformers.ipynb``.
+    """
+    if symbols is None:
+        from collapse_utils.data.conformers import ATOM_TYPES as symbols
+    atom_types = np.asarray(graph.atom_types)
+    bonds = np.asarray(graph.bonds).reshape(-1, 2)
+    confs = [np.asarray(c, dtype=float) for c in coords_list]
+    if not confs or any(c.shape != (len(atom_types), 3) for c in confs):
+        raise ValueError(f"coords_list must hold at least one ({len(atom_types)}, 3) array, got shapes "
+                         f"{[c.shape for c in confs]}")
+    if isinstance(alpha, bool) or not np.isscalar(alpha) or not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be a number in (0, 1], got {alpha!r}")
+    ref = confs[0] if reference is None else np.asarray(reference, dtype=float)
+    ref = ref - ref.mean(axis=0)
+    axes = np.linalg.svd(ref, full_matrices=False)[2][:2]  # principal directions of the reference
+    projected = np.stack([kabsch_align(c, ref) @ axes.T for c in confs])
+    colors = [ELEMENT_COLORS.get(symbols[t], "0.6") for t in atom_types]
+    for xy in projected:
+        for i, j in bonds:
+            ax.plot(xy[[i, j], 0], xy[[i, j], 1], color="0.45", alpha=alpha, linewidth=1.0, zorder=1)
+        ax.scatter(xy[:, 0], xy[:, 1], c=colors, s=atom_size, alpha=alpha, linewidths=0, zorder=2)
+    if scale_bar is not None:
+        if isinstance(scale_bar, bool) or not np.isscalar(scale_bar) or not scale_bar > 0:
+            raise ValueError(f"scale_bar must be None or a length > 0 (Å), got {scale_bar!r}")
+        x0, y0 = projected[..., 0].min(), projected[..., 1].min() - 0.6
+        ax.plot([x0, x0 + scale_bar], [y0, y0], color="black", linewidth=2.0, solid_capstyle="butt")
+        ax.text(x0 + scale_bar / 2, y0 - 0.15, f"{scale_bar:g} Å", ha="center", va="top", fontsize=9)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return projected

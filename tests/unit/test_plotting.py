@@ -112,3 +112,66 @@ def test_plot_theory_keyword_overrides(ax):
     assert line.get_linestyle() == ":"
     assert line.get_label() == "A"
     assert same_color(line.get_color(), plotting.POLICY_COLORS[DataPolicy.ACCUMULATE])
+
+
+def _rotation(seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+class _Graph:  # the two attributes of a MoleculeGraph that draw_conformers reads
+    atom_types = np.array([0, 0, 1, 2])  # C, C, N, O
+    bonds = np.array([[0, 1], [1, 2], [2, 3]])
+
+
+def test_kabsch_align_undoes_a_rotation_and_a_translation():
+    ref = np.random.default_rng(0).standard_normal((6, 3))
+    moved = ref @ _rotation(1).T + np.array([3.0, -1.0, 2.0])
+    np.testing.assert_allclose(plotting.kabsch_align(moved, ref), ref, atol=1e-10)
+
+
+def test_kabsch_align_does_not_reflect():
+    ref = np.random.default_rng(2).standard_normal((6, 3))
+    mirrored = ref * np.array([1.0, 1.0, -1.0])  # a chiral point cloud's mirror image cannot be rotated onto it
+    aligned = plotting.kabsch_align(mirrored, ref)
+    assert np.abs(aligned - ref).max() > 0.1
+    assert np.linalg.det(np.linalg.lstsq(mirrored - mirrored.mean(0), aligned - aligned.mean(0), rcond=None)[0]) > 0
+
+
+def test_kabsch_align_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="coords and reference must be"):
+        plotting.kabsch_align(np.zeros((4, 3)), np.zeros((5, 3)))
+
+
+def test_draw_conformers_overlays_aligned_copies_on_the_reference_plane(ax):
+    ref = np.array([[0.0, 0, 0], [1.5, 0, 0], [2.2, 1.2, 0], [3.6, 1.2, 0.3]])
+    moved = ref @ _rotation(3).T + 5.0  # the same shape elsewhere: must project onto the same picture
+    xy = plotting.draw_conformers(ax, _Graph(), [ref, moved], alpha=0.5, scale_bar=None)
+    assert xy.shape == (2, 4, 2)
+    np.testing.assert_allclose(xy[1], xy[0], atol=1e-9)
+    # projection on the reference's principal plane keeps the in-plane bond lengths of a nearly planar chain
+    np.testing.assert_allclose(np.linalg.norm(xy[0, 1] - xy[0, 0]), 1.5, atol=0.05)
+    assert len(ax.lines) == 2 * len(_Graph.bonds)
+    assert len(ax.collections) == 2
+    colours = ax.collections[0].get_facecolors()
+    assert same_color(colours[2][:3], plotting.ELEMENT_COLORS["N"])
+    assert same_color(colours[3][:3], plotting.ELEMENT_COLORS["O"])
+    assert ax.collections[0].get_alpha() == 0.5
+
+
+def test_draw_conformers_validates_inputs(ax):
+    with pytest.raises(ValueError, match="coords_list must hold"):
+        plotting.draw_conformers(ax, _Graph(), [np.zeros((3, 3))])
+    with pytest.raises(ValueError, match="alpha must be"):
+        plotting.draw_conformers(ax, _Graph(), [np.zeros((4, 3))], alpha=0.0)
+    with pytest.raises(ValueError, match="scale_bar must be"):
+        plotting.draw_conformers(ax, _Graph(), [np.eye(4, 3)], scale_bar=-1.0)
+
+
+def test_draw_conformers_scale_bar_has_the_stated_length(ax):
+    plotting.draw_conformers(ax, _Graph(), [np.eye(4, 3)], scale_bar=2.0)
+    bar = ax.lines[-1]
+    assert np.ptp(bar.get_xdata()) == pytest.approx(2.0)
+    assert np.ptp(bar.get_ydata()) == 0
+    assert [t.get_text() for t in ax.texts] == ["2 Å"]
