@@ -1,7 +1,7 @@
 """The GeoDiff-like coordinate diffusion model (collapse_utils.models.diffusion): schedule, loss, sampler, training.
 
-Molecules and conformers are built here with local stand-ins of the data module's ``MoleculeGraph`` and ``Conformer``
-(same attribute names), so that these tests need no RDKit. Fake noise networks (an exact denoiser of a single
+Molecules and conformers are built here with the stand-ins of ``MoleculeGraph`` and ``Conformer`` in
+``molecule_standins.py``, so that these tests need no RDKit. Fake noise networks (an exact denoiser of a single
 conformer, a zero predictor, a recorder) test the algebra independently of any training.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from collapse_utils import config
 
 torch = pytest.importorskip("torch")
 
+from molecule_standins import Conf, Graph  # noqa: E402
 from torch import nn  # noqa: E402
 
 from collapse_utils.loop import run_feedback_loop  # noqa: E402
@@ -36,26 +36,6 @@ from collapse_utils.models.diffusion import (  # noqa: E402
     sample_like,
 )
 from collapse_utils.models.egnn import EGNN, EGNNConfig, make_batch  # noqa: E402
-
-
-@dataclass(frozen=True, eq=False)
-class Graph:
-    """Stand-in for ``collapse_utils.data.conformers.MoleculeGraph``."""
-
-    name: str
-    smiles: str
-    atom_types: np.ndarray
-    bonds: np.ndarray
-    bond_types: np.ndarray
-    n_atoms: int
-
-
-@dataclass(frozen=True, eq=False)
-class Conf:
-    """Stand-in for ``collapse_utils.data.conformers.Conformer``."""
-
-    mol: int
-    coords: np.ndarray
 
 
 def chain(n: int, name: str) -> Graph:

@@ -1,6 +1,6 @@
 """The E(3)-equivariant noise network of the diffusion chapter (collapse_utils.models.egnn), on hand-made molecules.
 
-Graphs are built here with a local stand-in of the data module's ``MoleculeGraph`` (same attribute names), so these
+Graphs are built here with the stand-in of the data module's ``MoleculeGraph`` in ``molecule_standins.py``, so these
 tests do not depend on RDKit. Equivariance is checked in float64 with random orthogonal matrices (rotations and
 reflections) and translations.
 """
@@ -8,7 +8,6 @@ reflections) and translations.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ import collapse_utils  # noqa: F401 -- first, so that the thread settings are ex
 from collapse_utils import config
 
 torch = pytest.importorskip("torch")
+
+from molecule_standins import Graph, graph  # noqa: E402
 
 from collapse_utils.models.egnn import (  # noqa: E402
     EGNN,
@@ -28,25 +29,6 @@ from collapse_utils.models.egnn import (  # noqa: E402
     molecule_edges,
     noise_embedding,
 )
-
-
-@dataclass(frozen=True, eq=False)
-class Graph:
-    """Stand-in for ``collapse_utils.data.conformers.MoleculeGraph``."""
-
-    name: str
-    smiles: str
-    atom_types: np.ndarray
-    bonds: np.ndarray
-    bond_types: np.ndarray
-    n_atoms: int
-
-
-def graph(atom_types, bonds, bond_types, name="m") -> Graph:
-    bonds = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
-    return Graph(name, "", np.asarray(atom_types, dtype=np.int64), bonds, np.asarray(bond_types, dtype=np.int64),
-                 len(atom_types))
-
 
 # a 6-atom chain C-C=C-C-O-N (hops along the chain) and a 5-ring with a branch (aromatic bonds)
 CHAIN = graph([0, 0, 0, 0, 2, 1], [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]], [0, 1, 0, 0, 0])
