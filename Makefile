@@ -17,6 +17,7 @@ test: lint unit notebooks book site
 
 lint:
 	$(BIN)/ruff check collapse_utils tests notebooks tools bench book/_ext
+	$(BIN)/lint-imports
 
 unit:
 	$(CHECK_ENV) $(BIN)/python -m pytest tests/unit

@@ -48,8 +48,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from collapse_utils.models.common import count_parameters
 from collapse_utils.models.lm import LMRecipe, fit_lm, init_model, make_optimizer, sample_lm
-from collapse_utils.models.transformer import CI_CONFIGS, Decoder, count_parameters, decoder_config
+from collapse_utils.models.transformer import CI_CONFIGS, Decoder, decoder_config
 
 
 def hf_twin(model: Decoder) -> GPT2LMHeadModel:

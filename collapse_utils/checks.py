@@ -1,4 +1,8 @@
-"""Assertions that a chapter runs on its own results, so an executed chapter is also a checked one."""
+"""Assertions that a chapter runs on its own results, so an executed chapter is also a checked one.
+
+Two kinds: Monte-Carlo means against closed forms (:func:`zscores`, :func:`assert_calibrated`,
+:func:`assert_close_asymptotic`), and qualitative claims about runs over a few training seeds (:class:`Claims`).
+"""
 
 from __future__ import annotations
 
@@ -15,24 +19,6 @@ def zscores(mean, sem, theory) -> np.ndarray:
     if np.any(sem <= 0) or not np.all(np.isfinite(sem)):
         raise ValueError("sem must be finite and > 0 at every point")
     return (mean - theory) / sem
-
-
-def assert_matches_theory(mean, sem, theory, *, n_se: float = 3.0, what: str = "simulation") -> float:
-    """Assert ``|mean - theory| <= n_se * sem`` at every point; return the largest ``|z|``.
-
-    The error message names ``what``, the worst point (flat index), its values and its z-score.
-    """
-    if not np.isfinite(n_se) or n_se <= 0:
-        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
-    z = zscores(mean, sem, theory)
-    worst = int(np.argmax(np.abs(z)))
-    if abs(z.flat[worst]) > n_se:
-        raise AssertionError(
-            f"{what}: Monte-Carlo mean {np.asarray(mean).flat[worst]:.6g} differs from theory "
-            f"{np.asarray(theory).flat[worst]:.6g} by {z.flat[worst]:+.2f} standard errors at point {worst} "
-            f"(allowed: {n_se})"
-        )
-    return float(np.abs(z).max())
 
 
 def family_z_threshold(n_points: int, alpha: float = 0.01) -> float:
@@ -105,3 +91,55 @@ def assert_close_asymptotic(mean, sem, theory, *, n_se: float = 3.0, rtol: float
             f"at point {worst}, beyond {n_se} standard errors + {rtol:.0%}"
         )
     return float(ratio.max())
+
+
+class Claims:
+    """Qualitative claims about results over training seeds, each a paired statistical test with a fixed rule.
+
+    A claim "``larger`` > ``smaller``" holds when the per-seed difference ``larger - smaller`` is positive for every
+    seed **and** its mean is at least ``n_se`` standard errors above zero (standard error: the seeds' sample
+    standard deviation over the square root of their number). Either side may be a number (a bound) or an array
+    with one value per seed, the seeds in the same order on both sides (paired: same seed, same first model).
+    The rule is stated by :meth:`rule` for the page, before the results; :meth:`table` lists every claim with its
+    mean difference, standard error, z and verdict; :meth:`assert_all` fails naming every claim that does not hold.
+    """
+
+    def __init__(self, n_se: float = 3.0):
+        if not np.isfinite(n_se) or n_se <= 0:
+            raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
+        self.n_se = float(n_se)
+        self.rows: list[dict] = []
+
+    def rule(self) -> str:
+        return (f"a claim holds when the per-seed difference has the claimed sign in every seed and its mean is at "
+                f"least {self.n_se:g} standard errors from zero")
+
+    def greater(self, name: str, larger, smaller) -> bool:
+        """Record the claim ``larger > smaller`` (see the class docstring); return whether it holds."""
+        diff = np.asarray(larger, dtype=float) - np.asarray(smaller, dtype=float)
+        diff = np.atleast_1d(diff)
+        if diff.ndim != 1 or diff.size < 2 or not np.all(np.isfinite(diff)):
+            raise ValueError(f"{name}: need finite values of at least 2 seeds, got {diff!r}")
+        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))
+        z = mean / se if se > 0 else (np.inf if mean > 0 else -np.inf)
+        holds = bool(np.all(diff > 0) and z >= self.n_se)
+        self.rows.append({"claim": name, "mean difference": mean, "standard error": se, "z": z,
+                          "seeds agreeing": f"{int(np.sum(diff > 0))}/{diff.size}", "holds": holds})
+        return holds
+
+    def less(self, name: str, smaller, larger) -> bool:
+        """Record the claim ``smaller < larger``: :meth:`greater` with the sides swapped."""
+        return self.greater(name, larger, smaller)
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).set_index("claim")
+
+    def assert_all(self) -> None:
+        failed = [r["claim"] for r in self.rows if not r["holds"]]
+        if not self.rows:
+            raise ValueError("no claim was recorded")
+        if failed:
+            raise AssertionError(f"{len(failed)} of {len(self.rows)} claims do not hold ({self.rule()}): "
+                                 + "; ".join(failed))

@@ -8,7 +8,8 @@ Every chapter starts with ``config.setup(seed)``. These environment variables st
                      :data:`CHAPTER_SETTINGS` below, nowhere else.
 ``COLLAPSE_THREADS`` CPU threads for BLAS (numpy/scipy) and torch; default 1.
 ``COLLAPSE_CACHE``   where chapters cache expensive artefacts; default ``~/.cache/collapse-reproduced``.
-``COLLAPSE_DEVICE``  where torch models train: ``auto`` (default: CUDA when available, else CPU), ``cpu`` or ``cuda``.
+``COLLAPSE_DEVICE``  where torch models train: ``auto`` (default: CUDA when available, else CPU), ``cpu`` or ``cuda``
+                     (read by :func:`collapse_utils.models.common.torch_device`).
 ``COLLAPSE_PROGRESS`` ``1`` (default) shows progress of long runs on stderr; ``0`` hides it. ``make execute`` and
                      ``make test`` set ``0`` so that no progress line ends up in a checked notebook output.
 ``COLLAPSE_CORPUS``  the language-model chapter's stories: ``synthetic`` (the story grammar, offline), ``tinystories``
@@ -191,26 +192,6 @@ def scale_settings(chapter: str, scale: str | None = None) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     return dict(CHAPTER_SETTINGS[chapter][scale])
-
-
-def torch_device() -> str:
-    """The torch device for models: ``COLLAPSE_DEVICE`` (``auto``, ``cpu`` or ``cuda``; default ``auto``).
-
-    The checked ``ci`` outputs are CPU results; GPU runs are for the ``full`` profile (results agree in law, not in
-    the last digit).
-    """
-    choice = os.environ.get("COLLAPSE_DEVICE", "auto").strip().lower()
-    if choice not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"COLLAPSE_DEVICE must be 'auto', 'cpu' or 'cuda', got {choice!r}")
-    if choice == "cpu":
-        return "cpu"
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if choice == "cuda":
-        raise RuntimeError("COLLAPSE_DEVICE=cuda but torch sees no CUDA device")
-    return "cpu"
 
 
 def show_progress() -> bool:

@@ -28,8 +28,10 @@ POLICY_COLORS = {
     DataPolicy.REPLACE: OKABE_ITO["vermillion"],
     DataPolicy.ACCUMULATE: OKABE_ITO["blue"],
     DataPolicy.ACCUMULATE_SUBSAMPLE: OKABE_ITO["bluish_green"],
+    DataPolicy.REPLACE_MULTIPLE: OKABE_ITO["orange"],
 }
-POLICY_MARKERS = {DataPolicy.REPLACE: "o", DataPolicy.ACCUMULATE: "s", DataPolicy.ACCUMULATE_SUBSAMPLE: "^"}
+POLICY_MARKERS = {DataPolicy.REPLACE: "o", DataPolicy.ACCUMULATE: "s", DataPolicy.ACCUMULATE_SUBSAMPLE: "^",
+                  DataPolicy.REPLACE_MULTIPLE: "D"}
 
 THEORY_STYLE = {"linestyle": "--", "linewidth": 1.6}
 """Theory curves: dashed, in the colour of their policy."""

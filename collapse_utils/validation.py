@@ -1,32 +1,250 @@
-"""Input checks shared by the simulators and the loop: each error names the parameter, the value and the allowed range.
+"""One validation layer for the public entry points of the package (numpy only, so ``theory/`` may use it too).
 
-(``theory/`` keeps its own checks: it imports nothing else of the package, so its formulas stand alone.)
+Checks are declared, not written out: a public function states the allowed values of its parameters with the
+:func:`validate` decorator, and internal functions trust their callers (the idea of scikit-learn's
+``_param_validation``, hand-sized)::
+
+    @validate(d=Int(1), T=Int(1), sigma2=Real(0))
+    def replace_test_error(iteration, d, T, sigma2): ...
+
+A failed check raises ``ValueError`` naming the parameter, the allowed range and the value it got, e.g.
+``"sigma2 must be a finite number >= 0, got -1.0"``. Each constraint also converts the value it accepts (an ``Int``
+gives a Python ``int``, an ``IntArray`` a 1-D ``int64`` array), and the function receives the converted values.
+Checks that relate several parameters (``T >= d + 2``) stay in the function body, with :func:`fail`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 
+def fail(name: str, allowed: str, value: Any) -> None:
+    """Raise the layer's ``ValueError``: ``"<name> must be <allowed>, got <value>"``."""
+    raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if high == math.inf:
+        return f"> {low:g}" if low_open else f">= {low:g}"
+    if low == -math.inf:
+        return f"< {high:g}" if high_open else f"<= {high:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def _inside(x, low, high, low_open, high_open) -> bool:
+    return bool(np.all(x > low if low_open else x >= low) and np.all(x < high if high_open else x <= high))
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer (Python or numpy, never a bool) in ``[low, high]``; converted to ``int``."""
+
+    low: int | None = None
+    high: int | None = None
+
+    @property
+    def allowed(self) -> str:
+        lo = -math.inf if self.low is None else self.low
+        hi = math.inf if self.high is None else self.high
+        return f"an integer {_interval(lo, hi, False, False)}" if (lo, hi) != (-math.inf, math.inf) else "an integer"
+
+    def __call__(self, name: str, value):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            fail(name, self.allowed, value)
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            fail(name, self.allowed, value)
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite real number (not a bool) in an interval (closed by default); converted to ``float``."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def allowed(self) -> str:
+        if (self.low, self.high) == (-math.inf, math.inf):
+            return "a finite number"
+        return f"a finite number {_interval(self.low, self.high, self.low_open, self.high_open)}"
+
+    def __call__(self, name: str, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            fail(name, self.allowed, value)
+        if not math.isfinite(value) or not _inside(value, self.low, self.high, self.low_open, self.high_open):
+            fail(name, self.allowed, value)
+        return float(value)
+
+
+@dataclass(frozen=True)
+class RealArray:
+    """An array of finite real numbers in an interval; converted to a float64 array of ``ndim`` (``None``: any)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    ndim: int | None = None
+    nonempty: bool = True
+
+    @property
+    def allowed(self) -> str:
+        shape = {None: "an array", 0: "a number", 1: "a 1-D array", 2: "a 2-D array"}.get(self.ndim, "an array")
+        rng = "" if (self.low, self.high) == (-math.inf, math.inf) else \
+            " " + _interval(self.low, self.high, self.low_open, self.high_open)
+        return f"{shape}{' (non-empty)' if self.nonempty and self.ndim else ''} of finite numbers{rng}"
+
+    def __call__(self, name: str, value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            fail(name, self.allowed, value)
+        if np.asarray(value).dtype == bool or (self.ndim is not None and arr.ndim != self.ndim):
+            fail(name, self.allowed, value)
+        if (self.nonempty and arr.size == 0) or not np.all(np.isfinite(arr)):
+            fail(name, self.allowed, value)
+        if arr.size and not _inside(arr, self.low, self.high, self.low_open, self.high_open):
+            fail(name, self.allowed, value)
+        return arr
+
+
+@dataclass(frozen=True)
+class IntArray:
+    """A non-empty 1-D array of integers ``>= low`` (optionally distinct); converted to ``int64``.
+
+    Whole-number floats (``3.0``) are accepted, as grids often come from ``np.logspace(...).round()``.
+    """
+
+    low: int | None = None
+    distinct: bool = False
+    ndim: int | None = 1
+
+    @property
+    def allowed(self) -> str:
+        rng = "" if self.low is None else f" >= {self.low}"
+        return f"a non-empty {'1-D ' if self.ndim == 1 else ''}sequence of{' distinct' if self.distinct else ''} " \
+               f"integers{rng}"
+
+    def __call__(self, name: str, value):
+        arr = np.asarray(value) if self.ndim is None else np.atleast_1d(np.asarray(value))
+        if arr.dtype == bool or arr.size == 0 or (self.ndim is not None and arr.ndim != self.ndim):
+            fail(name, self.allowed, value)
+        if not np.issubdtype(arr.dtype, np.integer):
+            whole = np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+            if not whole:
+                fail(name, self.allowed, value)
+        arr = arr.astype(np.int64)
+        if (self.low is not None and arr.min() < self.low) or (self.distinct and len(np.unique(arr)) != arr.size):
+            fail(name, self.allowed, value)
+        return arr
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a fixed set of values (strings are compared after ``strip().lower()``)."""
+
+    values: tuple
+
+    def __init__(self, *values):
+        object.__setattr__(self, "values", tuple(values))
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+    def __call__(self, name: str, value):
+        key = value.strip().lower() if isinstance(value, str) else value
+        if key not in self.values:
+            fail(name, self.allowed, value)
+        return key
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An instance of ``cls`` (returned unchanged)."""
+
+    cls: type | tuple
+
+    @property
+    def allowed(self) -> str:
+        classes = self.cls if isinstance(self.cls, tuple) else (self.cls,)
+        return "a " + " or ".join(c.__name__ for c in classes)
+
+    def __call__(self, name: str, value):
+        if not isinstance(value, self.cls):
+            fail(name, self.allowed, value)
+        return value
+
+
+@dataclass(frozen=True)
+class Optional:
+    """``None`` or a value that passes ``constraint``."""
+
+    constraint: Callable
+
+    def __call__(self, name: str, value):
+        return None if value is None else self.constraint(name, value)
+
+
+Constraint = Callable[[str, Any], Any]
+
+
+def validate(**constraints: Constraint):
+    """Decorate a public function: check (and convert) the named arguments before the call.
+
+    Every name must be a parameter of the function; parameters without a constraint pass unchanged.
+    """
+
+    def decorator(func):
+        sig = inspect.signature(func)
+        unknown = set(constraints) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"validate: {func.__qualname__} has no parameter(s) {sorted(unknown)}")
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            for name, constraint in constraints.items():
+                if name in bound.arguments:
+                    bound.arguments[name] = constraint(name, bound.arguments[name])
+            return func(*bound.args, **bound.kwargs)
+
+        wrapper.constraints = dict(constraints)
+        return wrapper
+
+    return decorator
+
+
+def check_fields(obj, **constraints: Constraint) -> None:
+    """Validate the fields of a frozen dataclass in ``__post_init__`` (converted values are written back)."""
+    for name, constraint in constraints.items():
+        object.__setattr__(obj, name, constraint(name, getattr(obj, name)))
+
+
 def check_int(name: str, value, low: int) -> int:
-    """``value`` as an int, or a ValueError if it is not an integer >= ``low`` (booleans are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    """``value`` as an int, or the layer's error if it is not an integer >= ``low``."""
+    return Int(low)(name, value)
 
 
 def check_nonneg(name: str, value) -> float:
-    """``value`` as a float, or a ValueError if it is not a finite number >= 0."""
-    if isinstance(value, bool) or not np.isscalar(value) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    """``value`` as a float, or the layer's error if it is not a finite number >= 0."""
+    return Real(0)(name, value)
 
 
 def int_grid(name: str, values, low: int) -> np.ndarray:
-    """``values`` as a 1-D int64 array of distinct integers >= ``low``, or a ValueError."""
-    arr = np.atleast_1d(np.asarray(values))
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or arr.min() < low:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of integers >= {low}, got {values!r}")
-    if len(np.unique(arr)) != arr.size:
-        raise ValueError(f"{name} must not repeat values, got {values!r}")
-    return arr.astype(np.int64)
+    """``values`` as a 1-D int64 array of distinct integers >= ``low``, or the layer's error."""
+    return IntArray(low, distinct=True)(name, values)
+
+
+__all__ = ["Instance", "Int", "IntArray", "OneOf", "Optional", "Real", "RealArray", "check_fields", "check_int",
+           "check_nonneg", "fail", "int_grid", "validate"]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse_utils import config
+from collapse_utils import config  # the submodule only
 
 ATOM_TYPES: tuple[str, ...] = ("C", "N", "O", "F", "S", "Cl")
 """Element symbols of the one-hot atom types (index = code)."""

@@ -3,7 +3,7 @@
 MLP ``784 -> 128 -> 10`` trained with Adam (lr 1e-3, batch 128) for a fixed number of epochs. Applied to generated
 images it gives a class histogram (its entropy: log2(10) = 3.32 bits when all ten digits are equally frequent) and
 the classifier's mean confidence (the largest softmax probability). Beyond the accumulate paper, which reports only
-the test loss. Used by ``notebooks/vae_mnist.ipynb``.
+the test loss.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from collapse_utils.models.common import minibatches, seeded, torch_seed
+from collapse_utils.validation import Int
 
 
 def fit_classifier(images, labels, rng: np.random.Generator, *, epochs: int = 15) -> nn.Module:
@@ -23,24 +26,16 @@ def fit_classifier(images, labels, rng: np.random.Generator, *, epochs: int = 15
                          f"{tuple(y.shape)}")
     if y.min() < 0 or y.max() > 9:
         raise ValueError(f"labels must be digits 0-9, got values from {int(y.min())} to {int(y.max())}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    seed = int(rng.integers(2**62))
-    with torch.random.fork_rng(devices=[]):  # seed the initialization without touching torch's global state
-        torch.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(x.shape[1], 128), nn.ReLU(), nn.Linear(128, 10))
-    gen = torch.Generator().manual_seed(seed + 1)
+    epochs = Int(1)("epochs", epochs)
+    seed = torch_seed(rng)
+    model = seeded(lambda: nn.Sequential(nn.Linear(x.shape[1], 128), nn.ReLU(), nn.Linear(128, 10)), seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), 128):
-            idx = order[start : start + 128]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.eval()
-    return model
+    for idx in minibatches(len(x), 128, epochs, torch.Generator().manual_seed(seed + 1)):
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
 
 
 @torch.no_grad()

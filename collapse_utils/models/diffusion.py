@@ -22,7 +22,7 @@ best generated geometry within about 6 s per fit of ~240 conformers (~17 heavy a
 GeoDiff's own learning rate (1e-3, no decay) the same 20 epochs gave a test loss of 0.34 instead of 0.27 and a mean
 bond-length error of the samples of 0.19 instead of 0.05 Angstrom. Sampling is DDPM's ancestral reverse process
 (posterior variance ``beta_tilde``) from centred Gaussian noise, one network evaluation per step for each batch of
-molecules. Models train on ``config.torch_device()``; random numbers are drawn on the CPU. Used by
+molecules. Models train on ``models.common.torch_device()``; random numbers are drawn on the CPU. Used by
 ``notebooks/diffusion_conformers.ipynb``.
 """
 
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from collapse_utils.config import torch_device
+from collapse_utils.models.common import device_of, dtype_of, seeded, torch_device, torch_seed
 from collapse_utils.models.egnn import EGNN, EGNNConfig, center, make_batch, molecule_edges
 from collapse_utils.validation import check_int
 
@@ -159,24 +159,6 @@ class DiffusionRecipe:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _torch_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**62))
-
-
-def _device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (StopIteration, AttributeError):  # parameter-free stand-ins (tests)
-        return torch.device("cpu")
-
-
-def _dtype(model) -> torch.dtype:
-    try:
-        return next(model.parameters()).dtype
-    except (StopIteration, AttributeError):
-        return torch.float32
-
-
 def _check_recipe(recipe) -> DiffusionRecipe:
     if not isinstance(recipe, DiffusionRecipe):
         raise ValueError(f"recipe must be a DiffusionRecipe, got {type(recipe).__name__}")
@@ -274,16 +256,13 @@ def fit_diffusion(conformers, rng: np.random.Generator, *, graphs, recipe: Diffu
     Returns
     -------
     EGNN
-        The trained network in eval mode, on ``config.torch_device()``.
+        The trained network in eval mode, on ``models.common.torch_device()``.
     """
     recipe = _check_recipe(recipe)
     conformers = _check_conformers(conformers, graphs)
-    seed = _torch_seed(rng)
+    seed = torch_seed(rng)
     device = torch_device()
-    with torch.random.fork_rng(devices=[]):  # seed the fresh initialization without touching torch's global state
-        torch.manual_seed(seed)
-        model = EGNN(recipe.egnn)  # initialized on the CPU, identical on every device
-    model = model.to(device)
+    model = seeded(lambda: EGNN(recipe.egnn), seed).to(device)
     gen = torch.Generator().manual_seed(seed + 1)  # batch order, steps and noise (drawn on the CPU)
     edges = {m: molecule_edges(graphs[m]) for m in {int(c.mol) for c in conformers}}
     alpha_bars = torch.tensor(recipe.noise_schedule().alpha_bars, dtype=torch.float32)
@@ -331,7 +310,7 @@ def loss_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = Diffus
     conformers = _check_conformers(conformers, graphs)
     seed = check_int("seed", seed, 0)
     steps = evaluation_steps(recipe, n_levels)
-    device, dtype = _device(model), _dtype(model)
+    device, dtype = device_of(model), dtype_of(model)
     alpha_bars = recipe.noise_schedule().alpha_bars
     _, batch, x0 = _stack(conformers, graphs, dtype)
     chunks = []  # (atom slice, batch on the device) of at most EVAL_CHUNK molecules each
@@ -372,7 +351,7 @@ def denoising_loss(model, conformers, *, graphs, recipe: DiffusionRecipe = Diffu
 @torch.no_grad()
 def _reverse(model, batch, gen: torch.Generator, sched: NoiseSchedule, keep_path: bool):
     """DDPM's ancestral reverse process for the molecules of ``batch``: final coordinates and (optionally) the path."""
-    device, dtype = _device(model), _dtype(model)
+    device, dtype = device_of(model), dtype_of(model)
     dev_batch = batch.to(device)
     x = _centred_noise(len(batch.atom_types), batch, gen, dtype)
     path = [x.clone()] if keep_path else []
@@ -434,7 +413,7 @@ def sample_conformers(model, mols, rng: np.random.Generator, *, graphs, recipe: 
     if conformer_cls is None:
         from collapse_utils.data.conformers import Conformer as conformer_cls
     sched = recipe.noise_schedule()
-    gen = torch.Generator().manual_seed(_torch_seed(rng))
+    gen = torch.Generator().manual_seed(torch_seed(rng))
     out, paths = [], []
     for start in range(0, len(mols), chunk_size):
         part = mols[start: start + chunk_size]
@@ -461,6 +440,48 @@ def sample_like(model, real_train, rng: np.random.Generator, *, graphs, recipe: 
                              conformer_cls=type(real_train[0]))
 
 
-__all__ = ["GEODIFF_STEPS", "DiffusionRecipe", "NoiseSchedule", "denoising_loss", "evaluation_steps", "fit_diffusion",
-           "loss_by_level", "noise_coordinates", "noise_schedule", "per_molecule_loss", "sample_conformers",
-           "sample_like"]
+@dataclass
+class DiffusionFamily:
+    """The EGNN diffusion model as a model family of the feedback loop (:class:`collapse_utils.protocol.ModelFamily`).
+
+    ``fit`` trains a fresh network (:func:`fit_diffusion`), ``evaluate`` returns the test loss on the real ``test``
+    conformers by noise level (:func:`denoising_loss`, evaluation noise from the seed's evaluation stream), and
+    ``sample`` generates as many conformers of each molecule as ``real_train`` holds (:func:`sample_like`).
+    """
+
+    graphs: list
+    recipe: DiffusionRecipe
+    real_train: list
+    test: list
+    n_levels: int = 10
+
+    def fit(self, train, ctx) -> EGNN:
+        return fit_diffusion(train, ctx.rng("fit"), graphs=self.graphs, recipe=self.recipe)
+
+    def evaluate(self, model: EGNN, ctx) -> dict[str, float]:
+        return denoising_loss(model, self.test, graphs=self.graphs, recipe=self.recipe,
+                              seed=torch_seed(ctx.rng("evaluate")), n_levels=self.n_levels)
+
+    def sample(self, model: EGNN, n: int, ctx) -> list:
+        if n % len(self.real_train):
+            raise ValueError(f"n must be a multiple of the {len(self.real_train)} real training conformers, got {n}")
+        rng = ctx.rng("sample")
+        return [c for _ in range(n // len(self.real_train))
+                for c in sample_like(model, self.real_train, rng, graphs=self.graphs, recipe=self.recipe)]
+
+
+__all__ = [
+    "GEODIFF_STEPS",
+    "DiffusionFamily",
+    "DiffusionRecipe",
+    "NoiseSchedule",
+    "denoising_loss",
+    "evaluation_steps",
+    "fit_diffusion",
+    "loss_by_level",
+    "noise_coordinates",
+    "noise_schedule",
+    "per_molecule_loss",
+    "sample_conformers",
+    "sample_like",
+]

@@ -265,11 +265,6 @@ class EGNN(nn.Module):
         return center((x - x_out) / noise_std[gi, None], gi, batch.n_graphs)
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 __all__ = [
     "EGNN",
     "N_EDGE_FEATURES",
@@ -277,7 +272,6 @@ __all__ = [
     "MoleculeBatch",
     "center",
     "check_graph",
-    "count_parameters",
     "graph_mean",
     "make_batch",
     "molecule_edges",

@@ -14,9 +14,8 @@ accumulate paper: an accumulated pool costs proportionally more compute), a fres
 hold ``batch_size`` stories, right-padded (a causal model never looks right, so padding needs no attention mask; the
 loss ignores padded positions); stories are sorted by length within shuffled chunks of 32 batches to limit padding.
 
-Models train on ``config.torch_device()``; randomness comes from a numpy Generator (initialization and batch order;
-sampling through a local ``torch.Generator``), so results are deterministic on the CPU with one thread.
-Used by the language-model chapter (Gerstgrasser et al. 2024, §3).
+Models train on ``models.common.torch_device()``; randomness comes from a numpy Generator (initialization and batch
+order; sampling through a local ``torch.Generator``), so results are deterministic on the CPU with one thread.
 """
 
 from __future__ import annotations
@@ -29,24 +28,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from collapse_utils.config import torch_device
+from collapse_utils.models.common import device_of, seeded, torch_device, torch_seed
 from collapse_utils.models.transformer import Decoder, DecoderConfig
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Int, Real, check_fields, check_int
 
 IGNORE = -100  # target of a padded position (F.cross_entropy's ignore_index)
 SORT_CHUNK = 32  # batches per shuffled chunk that is sorted by story length
-
-
-def _check_real(name: str, value, *, low: float = 0.0, high: float = math.inf, low_open: bool = False,
-                high_open: bool = True) -> float:
-    """``value`` as a float, or a ValueError naming ``name``, the value and the allowed interval."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-    ok = ok and math.isfinite(value) and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -63,13 +50,9 @@ class LMRecipe:
     grad_clip: float = 1.0
 
     def __post_init__(self):
-        _check_real("lr", self.lr, low_open=True)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("epochs", self.epochs, 1)
-        _check_real("warmup_fraction", self.warmup_fraction, high=1.0)
-        _check_real("final_lr_fraction", self.final_lr_fraction, high=1.0, high_open=False)
-        _check_real("weight_decay", self.weight_decay)
-        _check_real("grad_clip", self.grad_clip, low_open=True)
+        check_fields(self, lr=Real(0, low_open=True), batch_size=Int(1), epochs=Int(1),
+                     warmup_fraction=Real(0, 1, high_open=True), final_lr_fraction=Real(0, 1), weight_decay=Real(0),
+                     grad_clip=Real(0, low_open=True))
         betas = self.betas
         if not (isinstance(betas, tuple) and len(betas) == 2 and all(
                 not isinstance(b, bool) and isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
@@ -150,9 +133,7 @@ def _length_batches(lengths: np.ndarray, batch_size: int, order: np.ndarray) -> 
 
 def init_model(config: DecoderConfig, seed: int) -> Decoder:
     """A freshly initialized decoder (on the CPU), seeded without touching torch's global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Decoder(config)
+    return seeded(lambda: Decoder(config), seed)
 
 
 def make_optimizer(model: torch.nn.Module, recipe: LMRecipe) -> torch.optim.AdamW:
@@ -183,10 +164,10 @@ def fit_lm(stories, rng: np.random.Generator, *, config: DecoderConfig, recipe: 
     Returns
     -------
     Decoder
-        The trained model, in eval mode, on ``config.torch_device()``.
+        The trained model, in eval mode, on ``models.common.torch_device()``.
     """
     stories = check_stories(stories, config)
-    seed = int(rng.integers(2**62))
+    seed = torch_seed(rng)
     device = torch_device()
     model = init_model(config, seed).to(device)  # initialized on the CPU: identical on every device
     lengths = np.array([len(s) for s in stories])
@@ -230,7 +211,7 @@ def story_nll(model: Decoder, stories, *, batch_size: int = 64) -> np.ndarray:
     """
     stories = check_stories(stories, model.config)
     check_int("batch_size", batch_size, 1)
-    device = next(model.parameters()).device
+    device = device_of(model)
     order = np.argsort([len(s) for s in stories], kind="stable")
     nll = np.empty(len(stories))
     for lo in range(0, len(order), batch_size):
@@ -299,9 +280,9 @@ def sample_lm(model: Decoder, n: int, rng: np.random.Generator, *, temperature: 
     max_len = config.max_len if max_len is None else check_int("max_len", max_len, 1)
     if max_len > config.max_len:
         raise ValueError(f"max_len must be in [1, {config.max_len}] (the model's context), got {max_len}")
-    temperature = _check_real("temperature", temperature)
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+    temperature = Real(0)("temperature", temperature)
+    device = device_of(model)
+    gen = torch.Generator(device=device).manual_seed(torch_seed(rng))
     stories: list[np.ndarray] = []
     for lo in range(0, n, batch_size):
         stories += _sample_batch(model, min(batch_size, n - lo), gen, temperature, max_len)
@@ -318,7 +299,7 @@ def _draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def _sample_batch(model: Decoder, b: int, gen: torch.Generator, temperature: float, max_len: int) -> list[np.ndarray]:
-    eos, device = model.config.eos_id, next(model.parameters()).device
+    eos, device = model.config.eos_id, device_of(model)
     cache = model.new_cache(b, max_len)
     tokens = torch.full((b, max_len), eos, dtype=torch.long, device=device)
     lengths = torch.full((b,), max_len, dtype=torch.long, device=device)  # max_len: no EOS (yet)
@@ -347,3 +328,26 @@ def _sample_batch(model: Decoder, b: int, gen: torch.Generator, temperature: flo
     tokens, lengths = tokens.cpu().numpy(), lengths.cpu().numpy()
     tokens[:, -1] = eos  # a story cut at max_len ends with EOS
     return [tokens[i, :lengths[i]].copy() for i in range(b)]
+
+
+@dataclass
+class DecoderFamily:
+    """A decoder language model as a model family of the feedback loop (:class:`collapse_utils.protocol.ModelFamily`).
+
+    ``fit`` trains a fresh decoder of ``config`` with ``recipe`` (:func:`fit_lm`), ``evaluate`` scores it on the real
+    ``test`` stories (:func:`evaluate_lm`), ``sample`` draws stories at ``temperature`` (:func:`sample_lm`).
+    """
+
+    config: DecoderConfig
+    recipe: LMRecipe
+    test: list
+    temperature: float = 1.0
+
+    def fit(self, train, ctx) -> Decoder:
+        return fit_lm(train, ctx.rng("fit"), config=self.config, recipe=self.recipe)
+
+    def evaluate(self, model: Decoder, ctx) -> dict[str, float]:
+        return evaluate_lm(model, self.test)
+
+    def sample(self, model: Decoder, n: int, ctx) -> list[np.ndarray]:
+        return sample_lm(model, n, ctx.rng("sample"), temperature=self.temperature)

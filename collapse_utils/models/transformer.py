@@ -71,7 +71,8 @@ class DecoderConfig:
         return self.family == "gpt2"
 
     def n_params(self) -> int:
-        """Number of parameters, counted from the architecture (tied weights once); equals :func:`count_parameters`."""
+        """Number of parameters, counted from the architecture (tied weights once); equals
+        :func:`collapse_utils.models.common.count_parameters`."""
         V, d, m, L = self.vocab_size, self.d_model, self.d_mlp, self.n_layer
         if self.family == "gpt2":  # 2 LayerNorms, qkv + out projection, MLP in + out, all with biases
             per_layer = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * m + m) + (m * d + d)
@@ -273,8 +274,3 @@ class Decoder(nn.Module):
         if cache is not None:
             cache.pos += T
         return self.head(self.norm_f(x))
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters of ``model``, a tied (shared) weight counted once."""
-    return sum(p.numel() for p in model.parameters())  # parameters() yields a shared tensor once

@@ -10,7 +10,7 @@ training set (so a larger accumulated pool costs proportionally more compute, as
 initialization every fit. Reported metrics are normalized **per pixel** so that their scale can be set beside the
 accumulate paper's VAE test loss (about 0.02): negative ELBO, reconstruction cross-entropy, and reconstruction mean
 squared error (decoder mean at the posterior mean). Synthetic images are decoder means ``sigmoid(logits)`` at
-``z ~ N(0, I)``. Models train on ``config.torch_device()`` (a GPU when one is available, for the ``full``
+``z ~ N(0, I)``. Models train on ``models.common.torch_device()`` (a GPU when one is available, for the ``full``
 profile); random numbers are drawn on the CPU and samples are returned on the CPU. Used by
 ``notebooks/vae_mnist.ipynb``.
 """
@@ -24,7 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from collapse_utils.config import torch_device
+from collapse_utils.models.common import device_of, minibatches, seeded, torch_device, torch_seed
+from collapse_utils.validation import Int, Real, check_fields
 
 N_PIXELS = 28 * 28
 
@@ -40,13 +41,7 @@ class VAERecipe:
     lr: float = 1e-3
 
     def __post_init__(self):
-        for name in ("hidden", "latent", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        check_fields(self, hidden=Int(1), latent=Int(1), epochs=Int(1), batch_size=Int(1), lr=Real(0, low_open=True))
 
 
 class VAE(nn.Module):
@@ -77,15 +72,11 @@ class VAE(nn.Module):
         return recon, kl
 
 
-def _torch_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**62))
-
-
 def _as_images(x) -> torch.Tensor:
     x = torch.as_tensor(x, dtype=torch.float32)
-    if x.ndim != 2 or x.shape[1] != N_PIXELS:
-        raise ValueError(f"images must have shape (n, {N_PIXELS}), got {tuple(x.shape)}")
-    if x.numel() and not bool(((x >= 0) & (x <= 1)).all()):  # also rejects NaN
+    if x.ndim != 2 or x.shape[1] != N_PIXELS or len(x) < 1:
+        raise ValueError(f"images must have shape (n, {N_PIXELS}) with n >= 1, got {tuple(x.shape)}")
+    if not bool(((x >= 0) & (x <= 1)).all()):  # also rejects NaN
         raise ValueError(f"images must hold grey levels in [0, 1], got values from {float(x.min()):.4g} to "
                          f"{float(x.max()):.4g}" + (" and NaN" if bool(torch.isnan(x).any()) else ""))
     return x
@@ -94,30 +85,22 @@ def _as_images(x) -> torch.Tensor:
 def fit_vae(images, rng: np.random.Generator, recipe: VAERecipe = VAERecipe()) -> VAE:
     """Train a freshly initialized VAE on ``images`` (n x 784, values in [0, 1]) with ``recipe``."""
     x = _as_images(images)
-    if len(x) < 1:
-        raise ValueError("images must hold at least one image")
-    seed = _torch_seed(rng)
+    seed = torch_seed(rng)
     device = torch_device()
-    with torch.random.fork_rng(devices=[]):  # seed the fresh initialization without touching torch's global state
-        torch.manual_seed(seed)
-        model = VAE(recipe.hidden, recipe.latent)  # initialized on the CPU, identical on every device
-    model = model.to(device)
+    model = seeded(lambda: VAE(recipe.hidden, recipe.latent), seed).to(device)
     x = x.to(device)
     gen = torch.Generator().manual_seed(seed + 1)  # batch order and reparameterization noise (drawn on the CPU)
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     model.train()
-    for _ in range(recipe.epochs):
-        order = torch.randperm(len(x), generator=gen).to(device)
-        for start in range(0, len(x), recipe.batch_size):
-            batch = x[order[start : start + recipe.batch_size]]
-            eps = torch.randn(len(batch), recipe.latent, generator=gen).to(device)
-            recon, kl = model.loss_terms(batch, eps)
-            loss = (recon + kl).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.eval()
-    return model
+    for idx in minibatches(len(x), recipe.batch_size, recipe.epochs, gen):
+        batch = x[idx.to(device)]
+        eps = torch.randn(len(batch), recipe.latent, generator=gen).to(device)
+        recon, kl = model.loss_terms(batch, eps)
+        loss = (recon + kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
 
 
 @torch.no_grad()
@@ -127,10 +110,8 @@ def evaluate_vae(model: VAE, images, *, seed: int = 0) -> dict[str, float]:
     Returns ``neg_elbo`` (nats per pixel), ``recon_bce`` (cross-entropy per pixel) and ``recon_mse`` (squared error
     per pixel of the decoder mean at the posterior mean).
     """
-    device = next(model.parameters()).device
+    device = device_of(model)
     x = _as_images(images).to(device)
-    if len(x) < 1:
-        raise ValueError("images must hold at least one image")
     gen = torch.Generator().manual_seed(seed)
     recon, kl = model.loss_terms(x, torch.randn(len(x), model.latent, generator=gen).to(device))
     mu, _ = model.encode(x)
@@ -150,9 +131,30 @@ def sample_vae(model: VAE, n: int, rng: np.random.Generator | None = None, *, z:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         if rng is None:
             raise ValueError("rng is required when z is not given")
-        z = torch.randn(int(n), model.latent, generator=torch.Generator().manual_seed(_torch_seed(rng)))
+        z = torch.randn(int(n), model.latent, generator=torch.Generator().manual_seed(torch_seed(rng)))
     else:
         z = torch.as_tensor(z, dtype=torch.float32)
     if z.shape != (n, model.latent):
         raise ValueError(f"z must have shape ({n}, {model.latent}), got {tuple(z.shape)}")
-    return torch.sigmoid(model.decode(z.to(next(model.parameters()).device))).cpu()
+    return torch.sigmoid(model.decode(z.to(device_of(model)))).cpu()
+
+
+@dataclass
+class VAEFamily:
+    """The VAE as a model family of the feedback loop (:class:`collapse_utils.protocol.ModelFamily`).
+
+    ``fit`` trains a fresh VAE with ``recipe``, ``evaluate`` scores it on the real ``test_images``
+    (:func:`evaluate_vae`, ELBO noise from the seed's evaluation stream), ``sample`` decodes ``z ~ N(0, I)``.
+    """
+
+    recipe: VAERecipe
+    test_images: torch.Tensor
+
+    def fit(self, train, ctx) -> VAE:
+        return fit_vae(train, ctx.rng("fit"), self.recipe)
+
+    def evaluate(self, model: VAE, ctx) -> dict[str, float]:
+        return evaluate_vae(model, self.test_images, seed=torch_seed(ctx.rng("evaluate")))
+
+    def sample(self, model: VAE, n: int, ctx) -> torch.Tensor:
+        return sample_vae(model, n, ctx.rng("sample"))

@@ -11,10 +11,13 @@ numbers), so iteration 1 is identical across policies and their differences are 
 
 Least squares on a pool is computed from its sufficient statistics, which is exact: Accumulate's pool is
 ``i`` stacked copies of ``X`` with label sets ``Y_1..Y_i``, whose normal equations are
-``i X^T X w = X^T (Y_1 + ... + Y_i)``; Accumulate-Subsample's pool rows are gathered and solved by the
-minimum-norm least-squares solution (the pool repeats design rows, so a subsample can be rank deficient when
-T is close to d). ``tests/unit/test_sim_linear.py`` checks both against ``numpy.linalg.lstsq`` on the
-explicitly stacked pool.
+``i X^T X w = X^T (Y_1 + ... + Y_i)``; Replace-Multiple's training set at iteration ``i`` is ``i`` copies of ``X``
+labelled by model ``i-1`` with fresh noise, which enters OLS only through the mean noise, ``N(0, sigma^2 I / i)``,
+drawn as ``E_i / sqrt(i)`` (exact in law, and common random numbers with replace); Accumulate-Subsample's pool rows
+are gathered and solved by the minimum-norm least-squares solution (the pool repeats design rows, so a subsample
+can be rank deficient when T is close to d). ``tests/unit/test_sim_linear.py`` checks them against
+``numpy.linalg.lstsq`` on the explicitly stacked pool. The policies' rules come from
+:func:`collapse_utils.policies.rule`; a rule without an algorithm here raises ``PolicyNotImplementedError``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_utils.policies import DataPolicy
-from collapse_utils.validation import check_int
+from collapse_utils.policies import DataPolicy, PolicyNotImplementedError, rule
+from collapse_utils.validation import Int, Real, validate
 
 _BATCH = 128  # chains per vectorized batch: bounds memory at about _BATCH * n_iterations * T floats
 
@@ -92,6 +95,7 @@ def _min_norm_solve(G: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (vecs @ coef[..., None])[..., 0]
 
 
+@validate(d=Int(1), T=Int(1), sigma2=Real(0), n_iterations=Int(1), n_seeds=Int(2), seed=Int(0))
 def simulate_linear_chains(
     policies: Iterable[DataPolicy | str],
     *,
@@ -127,15 +131,9 @@ def simulate_linear_chains(
     pols = [DataPolicy.parse(p) for p in policies]
     if not pols or len(set(pols)) != len(pols):
         raise ValueError(f"policies must name at least one policy and no policy twice, got {pols!r}")
-    d = check_int("d", d, 1)
-    T = check_int("T", T, 1)
     if T < d:
         raise ValueError(f"T must be >= d for a unique OLS fit on the real data, got T={T}, d={d}")
-    if isinstance(sigma2, bool) or not np.isscalar(sigma2) or not np.isfinite(sigma2) or sigma2 < 0:
-        raise ValueError(f"sigma2 must be a finite number >= 0, got {sigma2!r}")
-    n_iterations = check_int("n_iterations", n_iterations, 1)
-    n_seeds = check_int("n_seeds", n_seeds, 2)
-    seed = check_int("seed", seed, 0)
+    algorithms = {p: _algorithm(p) for p in pols}
 
     errors = {p: np.empty((n_seeds, n_iterations)) for p in pols}
     for start in range(0, n_seeds, _BATCH):
@@ -159,17 +157,19 @@ def simulate_linear_chains(
             out = errors[policy][start : start + len(chains)]
             out[:, 0] = np.sum((w1 - w_star) ** 2, axis=1)
             w = w1
-            if policy is DataPolicy.REPLACE:
+            how = algorithms[policy]
+            if how in ("newest", "newest-multiple"):
                 for i in range(2, n_iterations + 1):
-                    w = ols(predict(w) + noise[:, i - 1])
+                    scale = 1.0 / np.sqrt(i) if how == "newest-multiple" else 1.0  # mean of i fresh noise draws
+                    w = ols(predict(w) + scale * noise[:, i - 1])
                     out[:, i - 1] = np.sum((w - w_star) ** 2, axis=1)
-            elif policy is DataPolicy.ACCUMULATE:
+            elif how == "pool":
                 label_sum = y1.copy()
                 for i in range(2, n_iterations + 1):
                     label_sum += predict(w) + noise[:, i - 1]
                     w = ols(label_sum) / i
                     out[:, i - 1] = np.sum((w - w_star) ** 2, axis=1)
-            else:
+            else:  # "pool-subsample"
                 pool = np.empty((len(chains), n_iterations, T))
                 pool[:, 0] = y1
                 pickers = [subsample_stream(seed, s) for s in chains]
@@ -191,13 +191,23 @@ def simulate_linear_chains(
     return {p: ChainErrors(policy=p, d=d, T=T, sigma2=float(sigma2), errors=errors[p]) for p in pols}
 
 
+def _algorithm(policy: DataPolicy) -> str:
+    """The simulator's algorithm for ``policy``'s rule: which set trains the model, and how it is computed."""
+    how = rule(policy, "collapse_utils.sim.linear")
+    if how.trains_on == "newest" and not how.subsample:
+        return "newest-multiple" if how.sample_multiple else "newest"
+    if how.trains_on == "pool" and not how.sample_multiple:
+        return "pool-subsample" if how.subsample else "pool"
+    raise PolicyNotImplementedError(policy, "collapse_utils.sim.linear")
+
+
 def setting_seed(seed: int, *key: int) -> int:
     """An independent root seed for one setting of a grid, from the chapter's seed and the setting's key.
 
     Without it, settings of different ``T`` would share streams (the first rows of a larger design would
     be the whole of a smaller one), and their Monte-Carlo errors would be correlated.
     """
-    return int(np.random.SeedSequence([check_int("seed", seed, 0), *key]).generate_state(1)[0])
+    return int(np.random.SeedSequence([Int(0)("seed", seed), *key]).generate_state(1)[0])
 
 
 def simulate_grid(

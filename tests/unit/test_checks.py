@@ -41,62 +41,6 @@ def test_zscores_non_positive_or_non_finite_sem_raises(sem):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# assert_matches_theory
-# ---------------------------------------------------------------------------------------------------------
-
-
-def test_assert_matches_theory_passes_and_returns_max_abs_z():
-    out = checks.assert_matches_theory([1.0, 2.2, 2.9], [0.1, 0.1, 0.1], [1.0, 2.0, 3.0])
-    assert out == pytest.approx(2.0)
-
-
-def test_assert_matches_theory_fails_with_message_naming_what_and_point():
-    with pytest.raises(AssertionError) as info:
-        checks.assert_matches_theory([1.0, 2.5, 3.0], [0.1, 0.1, 0.1], [1.0, 2.0, 3.0], what="replace, sigma2=1")
-    msg = str(info.value)
-    assert msg.startswith("replace, sigma2=1:")
-    assert "+5.00 standard errors" in msg
-    assert "at point 1" in msg
-    assert "2.5" in msg
-    assert "allowed: 3.0" in msg
-
-
-def test_assert_matches_theory_n_se_sets_the_tolerance():
-    args = ([1.25], [0.1], [1.0])  # z = 2.5
-    assert checks.assert_matches_theory(*args, n_se=3.0) == pytest.approx(2.5)
-    with pytest.raises(AssertionError):
-        checks.assert_matches_theory(*args, n_se=2.0)
-
-
-def test_assert_matches_theory_negative_deviation_fails():
-    with pytest.raises(AssertionError, match=r"-4\.00 standard errors"):
-        checks.assert_matches_theory([0.6], [0.1], [1.0])
-
-
-@pytest.mark.parametrize("n_se", [0, -1.0, np.nan, np.inf])
-def test_assert_matches_theory_bad_n_se_raises(n_se):
-    with pytest.raises(ValueError, match="n_se must be a finite number > 0"):
-        checks.assert_matches_theory([1.0], [0.1], [1.0], n_se=n_se)
-
-
-def test_assert_matches_theory_input_errors_propagate():
-    with pytest.raises(ValueError, match="sem must be finite"):
-        checks.assert_matches_theory([1.0], [0.0], [1.0])
-    with pytest.raises(ValueError, match="one shape"):
-        checks.assert_matches_theory([1.0, 1.0], [0.1, 0.1], [1.0])
-
-
-@pytest.mark.parametrize(
-    ("mean", "theory"),
-    [([np.nan, 1.0], [1.0, 1.0]), ([1.0, 1.0], [np.nan, 1.0]), ([np.inf, 1.0], [1.0, 1.0])],
-)
-def test_assert_matches_theory_does_not_pass_non_finite_values(mean, theory):
-    # a NaN/inf Monte-Carlo mean (a diverged simulation) or theory value must not count as a match
-    with pytest.raises((AssertionError, ValueError)):
-        checks.assert_matches_theory(mean, [0.1, 0.1], theory)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # family_z_threshold
 # ---------------------------------------------------------------------------------------------------------
 
@@ -204,3 +148,34 @@ def test_assert_calibrated_alpha_moves_the_threshold():
 def test_assert_calibrated_bad_input_raises(bad):
     with pytest.raises(ValueError, match="non-empty array of finite numbers"):
         checks.assert_calibrated(bad)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Claims: paired statistical tests over seeds
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_a_claim_holds_only_when_every_seed_agrees_and_the_mean_is_n_se_standard_errors_away():
+    c = checks.Claims(n_se=3.0)
+    assert c.greater("clear", [1.0, 1.1, 0.9], [0.0, 0.0, 0.0])  # mean 1, se 0.058: z = 17
+    assert not c.greater("one seed disagrees", [1.0, 1.0, -0.1], 0.0)
+    assert not c.greater("all agree, but noisy", [0.1, 2.0, 4.0], 0.0)  # mean 2.03, se 1.12: z = 1.8
+    assert c.less("below a bound", [0.01, 0.0, -0.01], 0.05)
+    table = c.table()
+    assert list(table["holds"]) == [True, False, False, True]
+    assert table.loc["one seed disagrees", "seeds agreeing"] == "2/3"
+    noisy = np.array([0.1, 2, 4])
+    assert table.loc["all agree, but noisy", "z"] == pytest.approx(noisy.mean() / (noisy.std(ddof=1) / np.sqrt(3)))
+    with pytest.raises(AssertionError, match=r"2 of 4 claims do not hold .*one seed disagrees; all agree, but noisy"):
+        c.assert_all()
+
+
+def test_claims_need_two_finite_seeds_and_a_valid_n_se():
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        checks.Claims().greater("x", [1.0], 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        checks.Claims().greater("x", [1.0, np.nan], 0.0)
+    with pytest.raises(ValueError, match="n_se must be a finite number > 0"):
+        checks.Claims(n_se=0)
+    with pytest.raises(ValueError, match="no claim was recorded"):
+        checks.Claims().assert_all()

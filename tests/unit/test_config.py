@@ -249,17 +249,19 @@ def test_cache_dir_default_is_under_home(monkeypatch, tmp_path):
 def test_torch_device_switch(monkeypatch):
     import torch
 
+    from collapse_utils.models.common import torch_device
+
     monkeypatch.setenv("COLLAPSE_DEVICE", "cpu")
-    assert config.torch_device() == "cpu"
+    assert torch_device() == "cpu"
     monkeypatch.setenv("COLLAPSE_DEVICE", "auto")
-    assert config.torch_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch_device() == ("cuda" if torch.cuda.is_available() else "cpu")
     monkeypatch.setenv("COLLAPSE_DEVICE", "tpu")
     with pytest.raises(ValueError, match="COLLAPSE_DEVICE must be 'auto', 'cpu' or 'cuda', got 'tpu'"):
-        config.torch_device()
+        torch_device()
     if not torch.cuda.is_available():
         monkeypatch.setenv("COLLAPSE_DEVICE", "cuda")
         with pytest.raises(RuntimeError, match="no CUDA device"):
-            config.torch_device()
+            torch_device()
 
 
 def test_story_corpus_reads_collapse_corpus(monkeypatch):

@@ -21,7 +21,6 @@ torch = pytest.importorskip("torch")
 from molecule_standins import Conf, Graph  # noqa: E402
 from torch import nn  # noqa: E402
 
-from collapse_utils.loop import run_feedback_loop  # noqa: E402
 from collapse_utils.models.diffusion import (  # noqa: E402
     GEODIFF_STEPS,
     DiffusionRecipe,
@@ -412,16 +411,3 @@ def test_training_on_two_conformers_cuts_the_denoising_loss():
     assert before["loss"] == pytest.approx(1.0, abs=0.1)  # the initial network moves atoms hardly at all
     assert after["loss"] < 0.5 * before["loss"]
     assert after["loss_t19"] < 0.1  # at the highest noise, the two conformers are told apart from noise
-
-
-def test_the_model_plugs_into_the_feedback_loop_with_lists_of_conformers():
-    real, test = dataset(2), dataset(1)
-    frame = run_feedback_loop(
-        real,
-        fit=lambda train, rng: fit_diffusion(train, rng, graphs=GRAPHS, recipe=TINY),
-        evaluate=lambda m: denoising_loss(m, test, graphs=GRAPHS, recipe=TINY, n_levels=2),
-        sample=lambda m, n, rng: sample_like(m, real, rng, graphs=GRAPHS, recipe=TINY),
-        policy="accumulate", n_iterations=2, seed=0)
-    assert frame["train_size"].tolist() == [4, 8]
-    assert {"loss", "loss_t0", "loss_t9"} <= set(frame.columns)
-    assert np.all(np.isfinite(frame["loss"]))

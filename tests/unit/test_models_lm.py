@@ -20,7 +20,6 @@ torch = pytest.importorskip("torch")
 
 from scipy import stats  # noqa: E402
 
-from collapse_utils.loop import run_feedback_loop  # noqa: E402
 from collapse_utils.models.lm import (  # noqa: E402
     LMRecipe,
     check_stories,
@@ -106,14 +105,14 @@ def test_recipe_defaults_are_the_documented_recipe():
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("lr", 0.0, r"lr must be a finite number in \(0, inf\), got 0.0"),
-    ("lr", float("nan"), r"lr must be a finite number in \(0, inf\), got nan"),
+    ("lr", 0.0, r"lr must be a finite number > 0, got 0.0"),
+    ("lr", float("nan"), r"lr must be a finite number > 0, got nan"),
     ("batch_size", 0, r"batch_size must be an integer >= 1, got 0"),
     ("epochs", 1.0, r"epochs must be an integer >= 1, got 1.0"),
     ("warmup_fraction", 1.0, r"warmup_fraction must be a finite number in \[0, 1\), got 1.0"),
     ("final_lr_fraction", 1.5, r"final_lr_fraction must be a finite number in \[0, 1\], got 1.5"),
-    ("weight_decay", -0.1, r"weight_decay must be a finite number in \[0, inf\), got -0.1"),
-    ("grad_clip", True, r"grad_clip must be a finite number in \(0, inf\), got True"),
+    ("weight_decay", -0.1, r"weight_decay must be a finite number >= 0, got -0.1"),
+    ("grad_clip", True, r"grad_clip must be a finite number > 0, got True"),
     ("betas", (0.9, 1.0), r"betas must be a pair of numbers in \[0, 1\), got \(0.9, 1.0\)"),
     ("betas", [0.9, 0.95], r"betas must be a pair of numbers in \[0, 1\), got \[0.9, 0.95\]"),
 ])
@@ -428,8 +427,8 @@ def test_sampling_is_deterministic_for_a_generator():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"n": 0}, r"n must be an integer >= 1, got 0"),
     ({"n": 2.0}, r"n must be an integer >= 1, got 2.0"),
-    ({"temperature": -0.1}, r"temperature must be a finite number in \[0, inf\), got -0.1"),
-    ({"temperature": float("inf")}, r"temperature must be a finite number in \[0, inf\), got inf"),
+    ({"temperature": -0.1}, r"temperature must be a finite number >= 0, got -0.1"),
+    ({"temperature": float("inf")}, r"temperature must be a finite number >= 0, got inf"),
     ({"max_len": 0}, r"max_len must be an integer >= 1, got 0"),
     ({"max_len": 25}, r"max_len must be in \[1, 24\] \(the model's context\), got 25"),
     ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
@@ -443,26 +442,3 @@ def test_sample_rejects_bad_arguments(kwargs, message):
 # ---------------------------------------------------------------------------------------------------------
 # the language model in the feedback loop
 # ---------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("policy", "sizes"), [("replace", [40, 40, 40]), ("accumulate", [40, 80, 120])])
-def test_lm_plugs_into_the_feedback_loop(monkeypatch, policy, sizes):
-    monkeypatch.setenv("COLLAPSE_PROGRESS", "0")
-    real, held_out = random_stories(40, seed=1), random_stories(10, seed=2)
-    seen = []
-
-    def fit(data, r):
-        seen.append(len(data))
-        assert isinstance(data, list) and all(s[-1] == EOS for s in data)
-        return fit_lm(data, r, config=cfg(), recipe=LMRecipe(batch_size=8))
-
-    rec = run_feedback_loop(real, fit=fit, evaluate=lambda m: evaluate_lm(m, held_out),
-                            sample=lambda m, n, r: sample_lm(m, n, r, max_len=16), policy=policy, n_iterations=3,
-                            seed=11)
-    assert seen == sizes and list(rec["train_size"]) == sizes
-    assert np.isfinite(rec["cross_entropy"]).all() and (rec["cross_entropy"] > 0).all()
-    first = run_feedback_loop(real, fit=lambda d, r: fit_lm(d, r, config=cfg(), recipe=LMRecipe(batch_size=8)),
-                              evaluate=lambda m: evaluate_lm(m, held_out), sample=sample_lm, policy="accumulate",
-                              n_iterations=1, seed=11)
-    assert first["cross_entropy"].iloc[0] == rec["cross_entropy"].iloc[0]
-

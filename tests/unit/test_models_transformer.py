@@ -17,6 +17,7 @@ from collapse_utils import config
 
 torch = pytest.importorskip("torch")
 
+from collapse_utils.models.common import count_parameters  # noqa: E402
 from collapse_utils.models.transformer import (  # noqa: E402
     CI_CONFIGS,
     PAPER_CONFIGS,
@@ -25,7 +26,6 @@ from collapse_utils.models.transformer import (  # noqa: E402
     DecoderConfig,
     KVCache,
     apply_rope,
-    count_parameters,
     decoder_config,
     rope_tables,
 )

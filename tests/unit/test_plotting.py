@@ -14,7 +14,9 @@ from matplotlib.colors import same_color, to_rgba
 from matplotlib.lines import Line2D
 
 from collapse_utils import plotting
-from collapse_utils.policies import ALL_POLICIES, DataPolicy
+from collapse_utils.policies import DataPolicy
+
+ALL_POLICIES = tuple(DataPolicy)
 
 
 @pytest.fixture

@@ -7,7 +7,17 @@ import pytest
 import torch
 from scipy import stats
 
-from collapse_utils.policies import ALL_POLICIES, DataPolicy, assemble, training_rows, training_set_size
+from collapse_utils.policies import (
+    RULES,
+    DataPolicy,
+    PolicyNotImplementedError,
+    assemble,
+    rule,
+    samples_to_draw,
+    training_rows,
+)
+
+ALL_POLICIES = tuple(DataPolicy)
 
 # ---------------------------------------------------------------------------------------------------------
 # DataPolicy.parse
@@ -15,8 +25,28 @@ from collapse_utils.policies import ALL_POLICIES, DataPolicy, assemble, training
 
 
 def test_all_policies_in_the_book_order():
-    assert ALL_POLICIES == (DataPolicy.REPLACE, DataPolicy.ACCUMULATE, DataPolicy.ACCUMULATE_SUBSAMPLE)
-    assert [p.value for p in ALL_POLICIES] == ["replace", "accumulate", "accumulate-subsample"]
+    assert [p.value for p in DataPolicy] == ["replace", "accumulate", "accumulate-subsample", "replace-multiple"]
+
+
+def test_every_policy_has_a_rule_and_a_missing_rule_fails_loudly(monkeypatch):
+    assert set(RULES) == set(DataPolicy)
+    monkeypatch.delitem(RULES, DataPolicy.ACCUMULATE)
+    with pytest.raises(PolicyNotImplementedError, match=r"'accumulate' is not implemented in collapse_utils\.policies"):
+        rule("accumulate")
+    with pytest.raises(PolicyNotImplementedError):
+        training_rows("accumulate", [3, 3], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(("policy", "draws"), [("replace", [5, 5, 5]), ("accumulate", [5, 5, 5]),
+                                               ("accumulate-subsample", [5, 5, 5]),
+                                               ("replace-multiple", [10, 15, 20])])
+def test_samples_to_draw_per_iteration(policy, draws):
+    assert [samples_to_draw(policy, i, 5) for i in (1, 2, 3)] == draws
+
+
+def test_replace_multiple_trains_on_the_newest_chunk_only():
+    rows = training_rows("replace-multiple", [4, 8, 12], np.random.default_rng(0))
+    assert [len(r) for r in rows] == [0, 0, 12]
 
 
 @pytest.mark.parametrize("policy", list(DataPolicy))
@@ -55,42 +85,7 @@ def test_parse_unknown_policy_lists_allowed_names(bad):
 def test_policy_str_and_label():
     assert str(DataPolicy.ACCUMULATE_SUBSAMPLE) == "accumulate-subsample"
     assert f"{DataPolicy.REPLACE}" == "replace"
-    assert [p.label for p in ALL_POLICIES] == ["Replace", "Accumulate", "Accumulate-Subsample"]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# training_set_size
-# ---------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("iteration", [1, 2, 5, 50])
-def test_training_set_size_per_policy(iteration):
-    assert training_set_size("replace", iteration, 100) == 100
-    assert training_set_size(DataPolicy.ACCUMULATE, iteration, 100) == 100 * iteration
-    assert training_set_size("accumulate_subsample", iteration, 100) == 100
-
-
-def test_training_set_size_accepts_numpy_integers_and_returns_int():
-    out = training_set_size("accumulate", np.int64(3), np.int32(7))
-    assert out == 21
-    assert type(out) is int
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.0, 2.5, True, "2", None])
-def test_training_set_size_rejects_bad_iteration(bad):
-    with pytest.raises(ValueError, match="iteration must be an integer >= 1"):
-        training_set_size("replace", bad, 10)
-
-
-@pytest.mark.parametrize("bad", [0, -5, 10.0, False, None])
-def test_training_set_size_rejects_non_positive_n_real(bad):
-    with pytest.raises(ValueError, match="n_real must be an integer >= 1"):
-        training_set_size("accumulate", 2, bad)
-
-
-def test_training_set_size_rejects_unknown_policy():
-    with pytest.raises(ValueError, match="policy must be one of"):
-        training_set_size("keep", 2, 10)
+    assert [p.label for p in ALL_POLICIES] == ["Replace", "Accumulate", "Accumulate-Subsample", "Replace-Multiple"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -139,17 +134,6 @@ def test_subsample_picks_size_distinct_sorted_rows_in_range(chunk_sizes):
             assert np.all(np.diff(r) > 0)  # sorted and distinct
 
 
-def test_subsample_explicit_size():
-    rows = training_rows("accumulate-subsample", [5, 5, 5], np.random.default_rng(2), size=12)
-    assert sum(r.size for r in rows) == 12
-
-
-def test_subsample_of_the_whole_pool_is_accumulate():
-    rows = training_rows("accumulate-subsample", [4, 2, 3], np.random.default_rng(3), size=9)
-    for r, s in zip(rows, [4, 2, 3], strict=True):
-        np.testing.assert_array_equal(r, np.arange(s))
-
-
 def test_subsample_at_iteration_1_is_the_whole_real_chunk():
     rows = training_rows("accumulate-subsample", [8], np.random.default_rng(3))
     np.testing.assert_array_equal(rows[0], np.arange(8))
@@ -161,7 +145,7 @@ def test_subsample_is_uniform_over_the_pool():
     rng = np.random.default_rng(12345)
     counts = np.zeros(total)
     for _ in range(draws):
-        rows = training_rows("accumulate-subsample", chunk_sizes, rng, size=size)
+        rows = training_rows("accumulate-subsample", chunk_sizes, rng)
         offsets = np.cumsum([0, *chunk_sizes[:-1]])
         for r, off in zip(rows, offsets, strict=True):
             counts[r + off] += 1
@@ -214,17 +198,6 @@ def test_empty_chunk_sizes_raise(policy):
 def test_non_positive_or_non_integer_chunk_sizes_raise(policy, sizes, k):
     with pytest.raises(ValueError, match=rf"chunk_sizes\[{k}\] must be an integer >= 1"):
         training_rows(policy, sizes, np.random.default_rng(0))
-
-
-def test_subsample_size_larger_than_pool_raises():
-    with pytest.raises(ValueError, match="size must be <= the pool size 10, got 11"):
-        training_rows("accumulate-subsample", [5, 5], np.random.default_rng(0), size=11)
-
-
-@pytest.mark.parametrize("bad", [0, -1, 2.0])
-def test_subsample_bad_size_raises(bad):
-    with pytest.raises(ValueError, match="size must be an integer >= 1"):
-        training_rows("accumulate-subsample", [5, 5], np.random.default_rng(0), size=bad)
 
 
 def test_training_rows_unknown_policy_raises():

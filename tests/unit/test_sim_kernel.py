@@ -141,8 +141,8 @@ def _valid():
     ("change", "message"),
     [
         ({"T0": 0}, "T0 must be an integer >= 1, got 0"),
-        ({"ns": [0, -1]}, "ns must be a non-empty 1-D sequence of integers >= 0"),
-        ({"Ts": [5, 5]}, "Ts must not repeat values"),
+        ({"ns": [0, -1]}, "ns must be a non-empty 1-D sequence of distinct integers >= 0"),
+        ({"Ts": [5, 5]}, "Ts must be a non-empty 1-D sequence of distinct integers"),
         ({"lams": np.full((3, 2), 0.1)}, r"lams must be finite numbers > 0 of shape \(len\(Ts\), n_penalties\)"),
         ({"lams": np.zeros((2, 2))}, "lams must be finite numbers > 0"),
         ({"lam0": 0.0}, "lam0 must be a finite number > 0, got 0.0"),

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collapse_utils.policies import ALL_POLICIES, DataPolicy
+from collapse_utils import policies
+from collapse_utils.policies import DataPolicy, PolicyNotImplementedError
 from collapse_utils.sim import linear as sim
 from collapse_utils.theory import linear as th
+
+ALL_POLICIES = tuple(DataPolicy)
 
 # ---------------------------------------------------------------------------------------------------------
 # (1) the vectorized simulator equals an explicit reference implementation
@@ -29,6 +32,12 @@ def reference_chain(policy: DataPolicy, *, d, T, sigma2, n_iterations, seed, cha
         labels.append(X @ w + noise[i - 1])
         if policy is DataPolicy.REPLACE:
             A, y = X, labels[-1]
+        elif policy is DataPolicy.REPLACE_MULTIPLE:
+            # i stacked copies of X with i fresh noise draws whose mean is E_i / sqrt(i) (the simulator's draw):
+            # zero-mean deviations from a second stream keep the stack explicit without changing its mean
+            dev = np.random.default_rng(i).standard_normal((i, T))
+            copies = X @ w + noise[i - 1] / np.sqrt(i) + (dev - dev.mean(axis=0))
+            A, y = np.vstack([X] * i), copies.ravel()
         elif policy is DataPolicy.ACCUMULATE:
             A, y = np.vstack([X] * i), np.concatenate(labels)
         else:
@@ -73,11 +82,18 @@ def test_simulator_equals_reference_for_a_square_design(policy):
 
 
 def test_reference_policies_differ_after_iteration_1(small_run):
-    # the comparison above is only informative if the three policies produce different numbers
-    rep, acc, sub = (small_run[p].errors[:, 1:] for p in ALL_POLICIES)
-    assert not np.allclose(rep, acc)
-    assert not np.allclose(acc, sub)
-    assert not np.allclose(rep, sub)
+    # the comparison above is only informative if the policies produce different numbers
+    later = [small_run[p].errors[:, 1:] for p in ALL_POLICIES]
+    assert all(not np.allclose(a, b) for k, a in enumerate(later) for b in later[k + 1:])
+
+
+def test_a_policy_without_an_algorithm_fails_loudly(monkeypatch):
+    monkeypatch.setitem(policies.RULES, DataPolicy.REPLACE_MULTIPLE, policies.Rule("pool", sample_multiple=True))
+    with pytest.raises(PolicyNotImplementedError, match=r"'replace-multiple' is not implemented in collapse_utils\.s"):
+        sim.simulate_linear_chains(["replace-multiple"], n_seeds=2, **SMALL)
+    monkeypatch.delitem(policies.RULES, DataPolicy.REPLACE_MULTIPLE)
+    with pytest.raises(PolicyNotImplementedError):
+        sim.simulate_linear_chains(["replace-multiple"], n_seeds=2, **SMALL)
 
 
 def test_chain_errors_container(small_run):
@@ -191,7 +207,8 @@ def mc_run():
 
 @pytest.mark.parametrize(
     ("policy", "closed_form"),
-    [(DataPolicy.REPLACE, th.replace_test_error), (DataPolicy.ACCUMULATE, th.accumulate_test_error)],
+    [(DataPolicy.REPLACE, th.replace_test_error), (DataPolicy.ACCUMULATE, th.accumulate_test_error),
+     (DataPolicy.REPLACE_MULTIPLE, th.replace_multiple_test_error)],
 )
 def test_monte_carlo_mean_matches_closed_form(mc_run, policy, closed_form):
     # 2000 chains; |z| < 4 at each of the 5 iterations (deterministic given the seed; a wrong formula,
@@ -210,7 +227,7 @@ def test_monte_carlo_rejects_the_off_by_one_replace_line(mc_run):
 
 
 def test_subsample_lies_between_accumulate_and_replace(mc_run):
-    rep, acc, sub = (mc_run[p].mean() for p in ALL_POLICIES)
+    rep, acc, sub, _ = (mc_run[p].mean() for p in ALL_POLICIES)
     assert rep[0] == acc[0] == sub[0]
     assert np.all(acc[1:] < sub[1:])
     assert np.all(sub[1:] < rep[1:])

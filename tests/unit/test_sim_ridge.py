@@ -369,10 +369,10 @@ BAD_INPUTS = {
     "negative sigma0": ({"sigma0": -0.1}, r"^sigma0 must"),
     "inf sigma": ({"sigma": np.inf}, r"^sigma must"),
     "negative n": ({"ns": [-1, 2]}, r"^ns must"),
-    "repeated n": ({"ns": [1, 2, 1]}, r"^ns must not repeat"),
+    "repeated n": ({"ns": [1, 2, 1]}, r"^ns must be a non-empty 1-D sequence of distinct integers"),
     "float n": ({"ns": [0.5]}, r"^ns must"),
     "T = 0": ({"Ts": [0, 5]}, r"^Ts must"),
-    "repeated T": ({"Ts": [5, 5]}, r"^Ts must not repeat"),
+    "repeated T": ({"Ts": [5, 5]}, r"^Ts must be a non-empty 1-D sequence of distinct integers"),
     "n_runs = 1": ({"n_runs": 1}, r"^n_runs must"),
     "bad sampling": ({"sampling": "exact"}, r"^sampling must"),
 }
@@ -390,5 +390,5 @@ def test_valid_inputs_pass():
 
 
 def test_reference_validates_like_the_simulator():
-    with pytest.raises(ValueError, match=re.escape("Ts must not repeat")):
+    with pytest.raises(ValueError, match=re.escape("Ts must be a non-empty 1-D sequence of distinct")):
         reference_ridge_collapse(**{**VALID, "Ts": [5, 5]})

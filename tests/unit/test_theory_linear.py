@@ -63,18 +63,6 @@ def test_basel_partial_sum_vectorized_matches_scalar_calls():
         assert out[idx] == th.basel_partial_sum(int(n[idx]))
 
 
-def test_basel_partial_sum_empty_input_gives_empty_float_array():
-    out = th.basel_partial_sum(np.array([], dtype=int))
-    assert out.shape == (0,)
-    assert out.dtype == float
-
-
-@pytest.mark.parametrize("bad", [-1, [3, -2], 2.5, 3.0, True, np.array([1.0, 2.0])])
-def test_basel_partial_sum_rejects_negative_or_non_integer_n(bad):
-    with pytest.raises(ValueError, match="n must hold integers >= 0"):
-        th.basel_partial_sum(bad)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # closed forms
 # ---------------------------------------------------------------------------------------------------------
@@ -115,14 +103,21 @@ def test_iteration_1_is_the_same_for_both_policies():
     )
 
 
-def test_accumulate_error_bound_is_base_times_pi2_over_6():
-    assert th.accumulate_error_bound(4, 20, 2.0) == pytest.approx(2.0 * 4 / 15 * np.pi**2 / 6, rel=1e-15)
+def test_replace_multiple_is_base_times_the_harmonic_number():
+    np.testing.assert_allclose(th.harmonic_number([1, 2, 3, 10]), [1, 1.5, 11 / 6, 2.9289682539682538], rtol=1e-15)
+    it = np.arange(1, 60)
+    np.testing.assert_allclose(th.replace_multiple_test_error(it, 10, 40, 2.0) / th.ols_test_error(10, 40, 2.0),
+                               np.cumsum(1.0 / it), rtol=1e-14)
+    # it lies between accumulate and replace from iteration 2 on, and grows like ln i without bound
+    assert np.all(th.accumulate_test_error(it[1:], 10, 40, 2.0) < th.replace_multiple_test_error(it[1:], 10, 40, 2.0))
+    assert np.all(th.replace_multiple_test_error(it[1:], 10, 40, 2.0) < th.replace_test_error(it[1:], 10, 40, 2.0))
+    assert th.harmonic_number(10**6) - np.log(10**6) == pytest.approx(np.euler_gamma, abs=1e-6)
 
 
 def test_accumulate_stays_below_its_bound_and_approaches_it():
     n = np.arange(1, 1001)
     acc = th.accumulate_test_error(n, 5, 30, 1.0)
-    bound = th.accumulate_error_bound(5, 30, 1.0)
+    bound = th.ols_test_error(5, 30, 1.0) * th.BASEL_LIMIT
     assert np.all(acc < bound)
     assert np.all(np.diff(acc) > 0)
     assert acc[-1] == pytest.approx(bound, rel=1e-3)
@@ -183,7 +178,7 @@ CLOSED_FORMS_OF_DESIGN = [
     lambda d, T, s2: th.ols_test_error(d, T, s2),
     lambda d, T, s2: th.replace_test_error(1, d, T, s2),
     lambda d, T, s2: th.accumulate_test_error(1, d, T, s2),
-    lambda d, T, s2: th.accumulate_error_bound(d, T, s2),
+    lambda d, T, s2: th.replace_multiple_test_error(1, d, T, s2),
 ]
 
 
@@ -192,46 +187,13 @@ CLOSED_FORMS_OF_DESIGN = [
 def test_T_below_d_plus_2_raises_naming_T_d_and_rule(f, d, T):
     with pytest.raises(ValueError) as info:
         f(d, T, 1.0)
-    msg = str(info.value)
-    assert "T >= d + 2" in msg
-    assert f"T={T}" in msg
-    assert f"d={d}" in msg
+    assert str(info.value).startswith(f"T must be >= d + 2 = {d + 2} (the mean of an inverse Wishart")
+    assert str(info.value).endswith(f"got {T}")
 
 
 @pytest.mark.parametrize("f", CLOSED_FORMS_OF_DESIGN)
 def test_T_equal_to_d_plus_2_is_the_smallest_valid_design(f):
     assert f(3, 5, 1.0) > 0
-
-
-@pytest.mark.parametrize("f", CLOSED_FORMS_OF_DESIGN)
-@pytest.mark.parametrize(
-    ("d", "T", "name"),
-    [(0, 10, "d"), (-1, 10, "d"), (2.0, 10, "d"), (2.5, 10, "d"), (True, 10, "d"), ("2", 10, "d"),
-     (2, 10.0, "T"), (2, 0, "T"), (2, -5, "T"), (2, None, "T")],
-)
-def test_non_integer_or_non_positive_d_or_T_raises(f, d, T, name):
-    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= 1"):
-        f(d, T, 1.0)
-
-
-@pytest.mark.parametrize("f", [th.replace_test_error, th.accumulate_test_error])
-@pytest.mark.parametrize("bad", [0, -1, -3.0, 1.5, [1, 0], np.array([2, -1]), np.nan, np.inf, True, [1.0, 2.5]])
-def test_bad_iteration_raises(f, bad):
-    with pytest.raises(ValueError, match="iteration must hold integers >= 1"):
-        f(bad, 2, 10, 1.0)
-
-
-@pytest.mark.parametrize("bad", [0, -2, 0.5, np.nan])
-def test_bad_iteration_raises_for_ratio(bad):
-    with pytest.raises(ValueError, match="iteration must hold integers >= 1"):
-        th.replace_to_accumulate_ratio(bad)
-
-
-@pytest.mark.parametrize("f", CLOSED_FORMS_OF_DESIGN)
-@pytest.mark.parametrize("bad", [-1.0, -1e-12, np.nan, np.inf, -np.inf, True, [1.0], np.array([1.0, 2.0])])
-def test_bad_sigma2_raises(f, bad):
-    with pytest.raises(ValueError, match="sigma2"):
-        f(2, 10, bad)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -249,7 +211,7 @@ noises = st.floats(min_value=0.0, max_value=1e6, allow_nan=False, allow_infinity
 def test_property_accumulate_is_at_most_the_bound_and_at_least_the_first_error(design, sigma2, n):
     d, T = design
     acc = th.accumulate_test_error(n, d, T, sigma2)
-    assert th.ols_test_error(d, T, sigma2) <= acc <= th.accumulate_error_bound(d, T, sigma2)
+    assert th.ols_test_error(d, T, sigma2) <= acc <= th.ols_test_error(d, T, sigma2) * th.BASEL_LIMIT
     assert acc <= th.replace_test_error(n, d, T, sigma2) * (1 + 1e-15)
 
 

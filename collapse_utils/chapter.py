@@ -1,0 +1,204 @@
+"""Helpers for the chapters' notebooks: the first cell, numbers at the precision their seeds support, seed tables,
+and the "paper vs this book" table.
+
+A chapter starts with ``ch = chapter.start("vae-mnist")`` (threads, seeds, style, settings); it reports stochastic
+numbers with :func:`mean_se` / :func:`fmt_mean_se` and ends with :func:`paper_table`, which renders a real table
+(typeset math, no truncation, a source label on every paper cell, a status per row) and, when ``make execute`` runs
+(``COLLAPSE_STORE=1``), stores the rows for the book's results page.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from collapse_utils import config, plotting  # submodules
+from collapse_utils.stored import RESULTS_DIR, storing
+
+SOURCES = {
+    "reported": "reported",
+    "figure": "read off a figure",
+    "derived": "derived by the book from the paper's formulas",
+    "follow-up": "from a follow-up paper",
+    "logs": "the authors' validation logs",
+    "setting": "the paper's setting",
+    "none": "not in the paper",
+}
+"""Where a paper-side number comes from (the label shown in every paper cell)."""
+
+STATUSES = ("reproduced", "direction only", "not reproduced", "beyond the paper")
+"""How the book's number relates to the paper's."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """What :func:`start` returns: the chapter's name, its scale profile and settings, and a seeded generator."""
+
+    name: str
+    scale: str
+    settings: dict
+    rng: np.random.Generator
+
+
+def start(name: str, seed: int = config.DEFAULT_SEED) -> Chapter:
+    """The first cell of a chapter: pin threads, seed everything, apply the plot style, read the settings, and print
+    one line naming the versions and the profile (so a reader knows what produced the page)."""
+    rng = config.setup(seed)
+    plotting.use_style()
+    scale = config.get_scale()
+    settings = config.scale_settings(name, scale)
+    from collapse_utils import __version__
+
+    torch = sys.modules.get("torch")
+    versions = f"collapse_utils {__version__}" + (f", torch {torch.__version__.split('+')[0]}" if torch else "")
+    print(f"{versions}; scale profile {scale!r}: "
+          + ", ".join(f"{k}={v}" for k, v in settings.items() if not isinstance(v, (tuple, list, dict))))
+    return Chapter(name, scale, settings, rng)
+
+
+def mean_se(values) -> tuple[float, float]:
+    """Mean and standard error (sample standard deviation / sqrt(n)) of per-seed values."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size < 2 or not np.all(np.isfinite(v)):
+        raise ValueError(f"values must hold at least 2 finite numbers (one per seed), got {v!r}")
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))
+
+
+def _digits_for(se: float) -> int:
+    """Decimal places that show ``se`` with one significant digit (two when it starts with a 1)."""
+    if se <= 0 or not math.isfinite(se):
+        return 3
+    exponent = math.floor(math.log10(se))
+    lead = se / 10**exponent
+    return max(0, -exponent + (1 if lead < 2 else 0))
+
+
+def fmt_mean_se(values=None, *, mean: float | None = None, se: float | None = None, percent: bool = False,
+                signed: bool = False, unit: str = "") -> str:
+    """``"mean ± se"`` at the precision the standard error supports: ``"+78 ± 3%"``, ``"1.437 ± 0.012"``.
+
+    Pass per-seed ``values``, or ``mean`` and ``se``. ``percent`` multiplies by 100 and appends ``%``; ``signed``
+    writes a plus sign on positive means; a minus sign is the typographic one, and ``-0`` never appears.
+    """
+    if values is not None:
+        mean, se = mean_se(values)
+    if mean is None or se is None:
+        raise ValueError("pass per-seed values, or both mean and se")
+    scale = 100.0 if percent else 1.0
+    m, s = mean * scale, se * scale
+    d = _digits_for(s)
+    m_txt = f"{abs(m):.{d}f}"
+    sign = "−" if m < 0 and float(m_txt) != 0 else ("+" if signed and float(m_txt) != 0 else "")
+    return f"{sign}{m_txt} ± {s:.{d}f}{'%' if percent else ''}{unit}"
+
+
+def fmt_value(value: float, digits: int = 3, *, percent: bool = False, signed: bool = False) -> str:
+    """A deterministic number for the page, with the typographic minus and never ``-0``."""
+    v = value * (100.0 if percent else 1.0)
+    txt = f"{abs(v):.{digits}f}"
+    sign = "−" if v < 0 and float(txt) != 0 else ("+" if signed and float(txt) != 0 else "")
+    return f"{sign}{txt}{'%' if percent else ''}"
+
+
+def relative_to_first(records: pd.DataFrame, metric: str, keys: list[str]) -> pd.Series:
+    """Per row: ``metric`` divided by the value at iteration 1 of the same run (rows sharing ``keys``), minus 1."""
+    first = records[records["iteration"] == 1].set_index(keys)[metric]
+    if not first.index.is_unique:
+        raise ValueError(f"keys {keys} do not identify one run per iteration-1 row")
+    idx = pd.MultiIndex.from_frame(records[keys]) if len(keys) > 1 else pd.Index(records[keys[0]])
+    return pd.Series(records[metric].to_numpy() / first.reindex(idx).to_numpy() - 1.0, index=records.index)
+
+
+def seed_table(records: pd.DataFrame, metric: str, rows: str = "iteration", **where) -> pd.DataFrame:
+    """``metric`` as a table (``rows`` x seed) of the records matching ``where`` (column=value pairs)."""
+    mask = np.ones(len(records), dtype=bool)
+    for column, value in where.items():
+        mask &= (records[column] == value).to_numpy()
+    if not mask.any():
+        raise ValueError(f"no record matches {where}")
+    return records[mask].pivot(index=rows, columns="seed", values=metric)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a "paper vs this book" table.
+
+    ``paper`` is the paper's number or statement (MyST markdown, math allowed), ``source`` a key of :data:`SOURCES`,
+    ``book`` this book's, ``status`` one of :data:`STATUSES`, ``note`` an optional remark.
+    """
+
+    quantity: str
+    paper: str
+    source: str
+    book: str
+    status: str
+    note: str = ""
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {sorted(SOURCES)}, got {self.source!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+
+class MarkdownTable:
+    """A table shown as MyST/Jupyter markdown (math typesets in the book, in Jupyter and in Colab)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, *, index: bool = True) -> MarkdownTable:
+    """A DataFrame as a markdown table (cells as given: format the numbers first)."""
+    cols = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    for key, row in frame.iterrows():
+        cells = ([key] if index else []) + list(row)
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return MarkdownTable("\n".join(lines))
+
+
+def paper_table(rows: list[Row], *, chapter: str | None = None, section: str = "") -> MarkdownTable:
+    """The "paper vs this book" table; with ``chapter``, ``make execute`` stores its rows for the results page.
+
+    ``section`` is the anchor of the page section that holds the table (for the scorecard's links).
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one Row")
+    lines = ["| quantity | paper | this book | status |", "|---|---|---|---|"]
+    for r in rows:
+        paper = f"{r.paper} <br>*({SOURCES[r.source]})*" if r.source != "none" else f"*{SOURCES['none']}*"
+        book = r.book + (f" <br>*{r.note}*" if r.note else "")
+        lines.append(f"| {_cell(r.quantity)} | {_cell(paper)} | {_cell(book)} | {r.status} |")
+    if chapter is not None and storing():
+        path = RESULTS_DIR / "scorecard" / f"{chapter}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"chapter": chapter, "section": section, "rows": [asdict(r) for r in rows]}
+        path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+    return MarkdownTable("\n".join(lines))
+
+
+def stored_scorecard(directory: Path | None = None) -> pd.DataFrame:
+    """Every stored "paper vs this book" row of every chapter (one row each, with the chapter and section)."""
+    directory = (RESULTS_DIR if directory is None else Path(directory)) / "scorecard"
+    rows = []
+    for path in sorted(directory.glob("*.json")):
+        payload = json.loads(path.read_text())
+        rows += [{"chapter": payload["chapter"], "section": payload["section"], **r} for r in payload["rows"]]
+    return pd.DataFrame(rows)
