@@ -9,6 +9,7 @@ numbers with :func:`mean_se` / :func:`fmt_mean_se` and ends with :func:`paper_ta
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -202,3 +203,72 @@ def stored_scorecard(directory: Path | None = None) -> pd.DataFrame:
         payload = json.loads(path.read_text())
         rows += [{"chapter": payload["chapter"], "section": payload["section"], **r} for r in payload["rows"]]
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Runs over seeds: per-seed values, changes from the first model, and the chapters' standard claims
+# ---------------------------------------------------------------------------------------------------------
+
+
+def per_seed(records: pd.DataFrame, metric: str, **where) -> np.ndarray:
+    """The values of ``metric`` in the rows matching ``where`` (column=value), one per seed in seed order."""
+    mask = np.ones(len(records), dtype=bool)
+    for column, value in where.items():
+        mask &= (records[column] == value).to_numpy()
+    rows = records[mask].sort_values("seed")
+    if rows["seed"].duplicated().any() or rows.empty:
+        raise ValueError(f"{where} must select exactly one row per seed, got {len(rows)} rows")
+    return rows[metric].to_numpy(dtype=float)
+
+
+def change_table(records: pd.DataFrame, metric: str, by: list[str], *, last: int | None = None,
+                 digits: int = 3) -> pd.DataFrame:
+    """Per group of ``by``: ``metric`` at iteration 1 and at ``last`` (mean ± s.e. over seeds) and the relative change
+    of each seed's run (mean ± s.e., in percent), formatted for :func:`markdown_table`."""
+    last = int(records["iteration"].max()) if last is None else last
+    rows = []
+    for key, group in records.groupby(by, sort=False):
+        first = per_seed(group, metric, iteration=1)
+        end = per_seed(group, metric, iteration=last)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     "iteration 1": fmt_mean_se(first), f"iteration {last}": fmt_mean_se(end),
+                     "change": fmt_mean_se(end / first - 1, percent=True, signed=True)})
+    return pd.DataFrame(rows).set_index(by)
+
+
+def claim_rises(claims, records: pd.DataFrame, metric: str, label: str, **where) -> None:
+    """Claim that ``metric`` rises at every iteration (each iteration above the one before, paired by seed)."""
+    iterations = sorted(records["iteration"].unique())
+    for prev, it in itertools.pairwise(iterations):
+        claims.greater(f"{label}: iteration {it} above iteration {prev}",
+                       per_seed(records, metric, iteration=it, **where),
+                       per_seed(records, metric, iteration=prev, **where))
+
+
+def claim_order(claims, records: pd.DataFrame, metric: str, policies: list[str], label: str, *,
+                iteration: int | None = None, **where) -> None:
+    """Claim that at ``iteration`` (default: the last) ``metric`` increases along ``policies`` (lowest first)."""
+    iteration = int(records["iteration"].max()) if iteration is None else iteration
+    for low, high in itertools.pairwise(policies):
+        claims.greater(f"{label}: {high} above {low} at iteration {iteration}",
+                       per_seed(records, metric, policy=high, iteration=iteration, **where),
+                       per_seed(records, metric, policy=low, iteration=iteration, **where))
+
+
+def claim_within(claims, records: pd.DataFrame, metric: str, policy: str, bound: float, label: str, *,
+                 iteration: int | None = None, **where) -> None:
+    """Claim that at ``iteration`` (default: the last) ``metric`` is less than ``bound`` (relative) above
+    iteration 1."""
+    iteration = int(records["iteration"].max()) if iteration is None else iteration
+    change = (per_seed(records, metric, policy=policy, iteration=iteration, **where)
+              / per_seed(records, metric, policy=policy, iteration=1, **where) - 1)
+    claims.less(f"{label}: {policy} less than {100 * bound:g}% above iteration 1 at iteration {iteration}",
+                change, bound)
+
+
+def provenance_note(provenance: list[dict]) -> str:
+    """One line per distinct (device, date, commit) of results read from a results directory (empty for results
+    computed by this execution)."""
+    seen = sorted({(p["device"], p["date"][:10], p["git_commit"][:12], p["profile"]) for p in provenance})
+    return "\n".join(f"results computed on {d} on {date}, commit {c}, profile {prof!r} (read from COLLAPSE_RESULTS)"
+                     for d, date, c, prof in seen)

@@ -57,6 +57,52 @@ STYLE = {
 }
 
 
+MAX_WIDTH = 7.5
+"""Width of every figure of the book in inches: drawn at the style's font sizes, it fits the page's text column
+without shrinking the text below 11 px (the site test checks every image)."""
+
+
+def panels(nrows: int = 1, ncols: int = 1, *, height: float = 2.9, width: float = MAX_WIDTH, **kwargs):
+    """``plt.subplots`` at the book's figure width: ``height`` inches per row, at most 3 columns.
+
+    Wider grids are stacked into more rows by the caller; ``squeeze=False`` is the default so ``axes`` is 2-D.
+    """
+    import matplotlib.pyplot as plt
+
+    if not 1 <= ncols <= 3:
+        raise ValueError(f"ncols must be 1, 2 or 3 (stack wider grids into rows), got {ncols!r}")
+    if width > MAX_WIDTH:
+        raise ValueError(f"width must be at most {MAX_WIDTH} in, got {width!r}")
+    kwargs.setdefault("squeeze", False)
+    return plt.subplots(nrows, ncols, figsize=(width, height * nrows), **kwargs)
+
+
+def seed_band(ax, table, *, color, label=None, marker=None, linestyle="-", band_alpha=0.18):
+    """The mean over seeds of ``table`` (index: x, columns: seeds) as a line, and the seeds' range as a band.
+
+    With a handful of seeds the band is the min-max range of the seeds (say so in the caption); returns the line.
+    """
+    x = np.asarray(table.index, dtype=float)
+    values = table.to_numpy(dtype=float)
+    ax.fill_between(x, values.min(axis=1), values.max(axis=1), color=color, alpha=band_alpha, linewidth=0)
+    return ax.plot(x, values.mean(axis=1), color=color, marker=marker, linestyle=linestyle, label=label)[0]
+
+
+def policy_seed_bands(ax, records, metric: str, policies, *, relative: bool = False, linestyle="-", label_suffix=""):
+    """One :func:`seed_band` per policy from tidy ``records`` (columns policy, seed, iteration, ``metric``).
+
+    ``relative`` divides every run by its iteration-1 value (ratio to the first model).
+    """
+    for policy in policies:
+        style = policy_style(policy)
+        rows = records[records["policy"] == DataPolicy.parse(policy).value]
+        table = rows.pivot(index="iteration", columns="seed", values=metric)
+        if relative:
+            table = table / table.loc[1]
+        seed_band(ax, table, color=style["color"], marker=style["marker"], linestyle=linestyle,
+                  label=style["label"] + label_suffix)
+
+
 def use_style() -> None:
     """Apply the book's matplotlib style (call once, in a chapter's first cell)."""
     mpl.rcParams.update(STYLE)

@@ -69,6 +69,8 @@ def compare(fresh: pd.DataFrame, stored: pd.DataFrame, *, by: list[str], metrics
         for key in s.index:
             fm, fs, fn = f.loc[key]
             sm, ss, sn = s.loc[key]
+            if np.isnan(fm) and np.isnan(sm) and fn == 0 and sn == 0:  # a metric this group does not have
+                continue
             se = float(np.sqrt(fs**2 / fn + ss**2 / sn)) if fn > 1 and sn > 1 else 0.0
             rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), "metric": metric,
                          "stored": sm, "stored_se": ss / np.sqrt(sn) if sn > 1 else 0.0, "fresh": fm,

@@ -11,16 +11,19 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+import torch
 
 from collapse_utils.data.corpus import StoryCorpus, load_corpus
 from collapse_utils.loop import LoopResult, run_experiment
+from collapse_utils.models.common import count_parameters
 from collapse_utils.models.lm import DecoderFamily, LMRecipe, sample_lm
-from collapse_utils.models.transformer import decoder_config
+from collapse_utils.models.transformer import Decoder, decoder_config
 from collapse_utils.text_metrics import story_stats
 
 CHAPTER = "language-models"
+LABELS = {"gpt2-d64": "GPT-2-style d=64", "llama-d96": "Llama-style d=96", "gpt2-9m": "GPT-2 9M",
+          "llama2-12m": "Llama-2 12M", "llama2-42m": "Llama-2 42M", "llama2-126m": "Llama-2 126M"}
+"""How the page names each model of :mod:`collapse_utils.models.transformer`."""
 N_SHOWN = 3
 """Stories kept per evaluation for the page (the first of the diversity draws)."""
 
@@ -86,6 +89,14 @@ def family(job: Job) -> StoryFamily:
                        true_nll_test=true_nll)
 
 
+def model_size(job: Job) -> int:
+    """Parameters of ``job``'s model on the chapter's vocabulary (built on the meta device: no memory)."""
+    corpus = job_corpus(job)
+    with torch.device("meta"):
+        return count_parameters(Decoder(decoder_config(job.model, vocab_size=corpus.tokenizer.vocab_size,
+                                                       eos_id=corpus.tokenizer.eos_id)))
+
+
 def run(job: Job) -> LoopResult:
     """Train ``job``'s model under its policies and seeds; records carry ``model`` and ``temperature`` columns."""
     corpus = job_corpus(job)
@@ -95,16 +106,12 @@ def run(job: Job) -> LoopResult:
     return result
 
 
-def relative_change(records: pd.DataFrame, metric: str = "cross_entropy") -> pd.Series:
-    """Per row: ``metric`` divided by the same run's iteration-1 value, minus 1."""
-    keys = ["model", "temperature", "policy", "seed"]
-    first = records[records["iteration"] == 1].set_index(keys)[metric]
-    return records[metric] / first.reindex(pd.MultiIndex.from_frame(records[keys])).to_numpy() - 1.0
-
-
-def by_seed(records: pd.DataFrame, metric: str, **where) -> pd.DataFrame:
-    """``metric`` as a table iteration x seed, for the rows matching ``where`` (column=value)."""
-    mask = np.ones(len(records), dtype=bool)
-    for column, value in where.items():
-        mask &= (records[column] == value).to_numpy()
-    return records[mask].pivot(index="iteration", columns="seed", values=metric)
+def chapter_jobs(settings: dict) -> list[Job]:
+    """The jobs of the chapter at one profile (``config.CHAPTER_SETTINGS["language-models"][profile]``)."""
+    common = {k: settings[k] for k in ("corpus", "n_train", "n_test", "n_iterations", "lr", "batch_size")}
+    jobs = [Job(name, tuple(policies), tuple(settings["seeds"]), n_diversity=settings["n_diversity"] if diverse else 0,
+                **common) for name, policies, diverse in settings["models"]]
+    cold_model, cold_temperature = settings["cold"]
+    jobs.append(Job(cold_model, ("replace", "accumulate"), tuple(settings["seeds"]), temperature=cold_temperature,
+                    n_diversity=settings["n_diversity"], **common))
+    return jobs

@@ -112,3 +112,13 @@ def run(job: Job) -> LoopResult:
                             label=f"VAE {job.synthetic}, {job.epochs} epochs")
     result.records = result.records.assign(epochs=job.epochs, synthetic=job.synthetic)
     return result
+
+
+def chapter_jobs(settings: dict) -> tuple[Job, list[Job]]:
+    """The chapter's main job and its ablation jobs (replace only) at one profile."""
+    seeds = tuple(settings["seeds"])
+    main = Job(tuple(settings["policies"]), seeds, n_train=settings["n_train"], epochs=settings["epochs"],
+               n_iterations=settings["n_iterations"])
+    ablation = [Job(("replace",), seeds, n_train=settings["n_train"], epochs=epochs, n_iterations=iterations,
+                    synthetic=synthetic) for epochs, synthetic, iterations in settings["ablation"]]
+    return main, ablation

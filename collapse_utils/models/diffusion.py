@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from collapse_utils.models.common import device_of, dtype_of, seeded, torch_device, torch_seed
-from collapse_utils.models.egnn import EGNN, EGNNConfig, center, make_batch, molecule_edges
+from collapse_utils.models.egnn import EGNN, EGNNConfig, center, concat_batches, make_batch, molecule_edges
 from collapse_utils.validation import check_int
 
 GEODIFF_STEPS = 5000
@@ -258,35 +258,67 @@ def fit_diffusion(conformers, rng: np.random.Generator, *, graphs, recipe: Diffu
     EGNN
         The trained network in eval mode, on ``models.common.torch_device()``.
     """
+    return fit_diffusion_many([conformers], [rng], graphs=graphs, recipe=recipe)[0]
+
+
+def fit_diffusion_many(trainings, rngs, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe()) -> list[EGNN]:
+    """Train one fresh network per training set, all at once as a batched ensemble (:class:`EGNN` with members).
+
+    Member ``k`` is initialized, shuffled, noised and updated exactly as :func:`fit_diffusion` would with
+    ``rngs[k]`` (its own generators, its own Adam state and gradient clipping); the members only share the
+    operations that run on their concatenated batches, which makes several seeds cheaper than one after another on
+    a CPU. The training sets must have equal sizes (one policy's sets at one iteration do).
+    """
     recipe = _check_recipe(recipe)
-    conformers = _check_conformers(conformers, graphs)
-    seed = torch_seed(rng)
+    sets = [_check_conformers(c, graphs) for c in trainings]
+    if len(sets) != len(rngs) or len({len(c) for c in sets}) != 1:
+        raise ValueError(f"trainings and rngs must pair up, with training sets of one size, got {len(sets)} sets of "
+                         f"sizes {sorted({len(c) for c in sets})} and {len(rngs)} generators")
+    seeds = [torch_seed(r) for r in rngs]
     device = torch_device()
-    model = seeded(lambda: EGNN(recipe.egnn), seed).to(device)
-    gen = torch.Generator().manual_seed(seed + 1)  # batch order, steps and noise (drawn on the CPU)
-    edges = {m: molecule_edges(graphs[m]) for m in {int(c.mol) for c in conformers}}
+    model = EGNN.stack([seeded(lambda: EGNN(recipe.egnn), s) for s in seeds]).to(device)
+    gens = [torch.Generator().manual_seed(s + 1) for s in seeds]  # batch order, steps and noise (drawn on the CPU)
+    edges = {m: molecule_edges(graphs[m]) for m in {int(c.mol) for c in sets[0] + [c for s in sets[1:] for c in s]}}
     alpha_bars = torch.tensor(recipe.noise_schedule().alpha_bars, dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)
-    n_updates = recipe.epochs * -(-len(conformers) // recipe.batch_size)
+    n = len(sets[0])
+    n_updates = recipe.epochs * -(-n // recipe.batch_size)
     decay = (lambda k: 0.5 * (1 + np.cos(np.pi * k / n_updates))) if recipe.lr_decay == "cosine" else (lambda k: 1.0)
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(opt, decay)
     model.train()
     for _ in range(recipe.epochs):
-        order = torch.randperm(len(conformers), generator=gen).tolist()
-        for start in range(0, len(order), recipe.batch_size):
-            _, batch, x0 = _stack([conformers[k] for k in order[start: start + recipe.batch_size]], graphs, edges=edges)
-            ab = alpha_bars[torch.randint(0, recipe.n_steps, (batch.n_graphs,), generator=gen)]
-            x_t, eps = noise_coordinates(x0, ab, batch, gen)
+        orders = [torch.randperm(n, generator=g).tolist() for g in gens]
+        for start in range(0, n, recipe.batch_size):
+            parts = []
+            for confs, order, gen in zip(sets, orders, gens, strict=True):
+                _, batch, x0 = _stack([confs[k] for k in order[start: start + recipe.batch_size]], graphs,
+                                      edges=edges)
+                ab = alpha_bars[torch.randint(0, recipe.n_steps, (batch.n_graphs,), generator=gen)]
+                x_t, eps = noise_coordinates(x0, ab, batch, gen)
+                parts.append((batch, x_t, eps, torch.sqrt((1 - ab) / ab)))
+            batch, sizes = concat_batches([p[0] for p in parts])
             batch = batch.to(device)
-            eps_hat = model(x_t.to(device), torch.sqrt((1 - ab) / ab).to(device), batch)
-            loss = per_molecule_loss(eps_hat, eps.to(device), batch).mean()
+            eps_hat = model(torch.cat([p[1] for p in parts]).to(device), torch.cat([p[3] for p in parts]).to(device),
+                            batch, sizes if len(sets) > 1 else None)
+            per_mol = per_molecule_loss(eps_hat, torch.cat([p[2] for p in parts]).to(device), batch)
+            # the sum of the members' mean losses: each member's gradient is its own loss's
+            loss = sum(chunk.mean() for chunk in torch.split(per_mol, [p[0].n_graphs for p in parts]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+            _clip_per_member(model, recipe.grad_clip)
             opt.step()
             lr_schedule.step()
     model.eval()
-    return model
+    return [model.member(k).eval() for k in range(len(sets))]
+
+
+def _clip_per_member(model: EGNN, max_norm: float) -> None:
+    """``clip_grad_norm_`` for each member of the ensemble on its own (the leading axis of every parameter)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    sq = torch.stack([g.pow(2).flatten(1).sum(dim=1) for g in grads]).sum(dim=0)  # (n_members,)
+    scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
 def evaluation_steps(recipe: DiffusionRecipe, n_levels: int = 10) -> np.ndarray:
@@ -348,6 +380,24 @@ def denoising_loss(model, conformers, *, graphs, recipe: DiffusionRecipe = Diffu
 # ---------------------------------------------------------------------------------------------------------
 
 
+X0_CLIP = 25.0
+"""Largest distance (Å) of a denoised atom from its molecule's centre that the sampler accepts (see
+:func:`_clip_denoised`); real heavy-atom conformers of these molecules stay within about 10 Å."""
+
+
+def _clip_denoised(x: torch.Tensor, eps_hat: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+    """``eps_hat`` unchanged, unless the denoised estimate ``x0 = (x - sqrt(1 - ab) eps) / sqrt(ab)`` puts an atom
+    farther than :data:`X0_CLIP` from the centre: then that atom's ``x0`` is pulled back radially to the limit
+    (rotation-equivariant) and ``eps_hat`` recomputed from it. The usual "clip the denoised sample" of DDPM samplers;
+    it only acts on a model that diverges (a briefly trained one with many steps), where it stops a blow-up."""
+    x0 = (x - np.sqrt(1 - alpha_bar) * eps_hat) / np.sqrt(alpha_bar)
+    norms = x0.norm(dim=1, keepdim=True)
+    if not bool((norms > X0_CLIP).any()):
+        return eps_hat
+    x0 = x0 * torch.clamp(X0_CLIP / norms, max=1.0)
+    return (x - np.sqrt(alpha_bar) * x0) / np.sqrt(1 - alpha_bar)
+
+
 @torch.no_grad()
 def _reverse(model, batch, gen: torch.Generator, sched: NoiseSchedule, keep_path: bool):
     """DDPM's ancestral reverse process for the molecules of ``batch``: final coordinates and (optionally) the path."""
@@ -358,7 +408,7 @@ def _reverse(model, batch, gen: torch.Generator, sched: NoiseSchedule, keep_path
     for t in range(len(sched.betas) - 1, -1, -1):
         beta, alpha, ab = sched.betas[t], sched.alphas[t], sched.alpha_bars[t]
         sigma = torch.full((batch.n_graphs,), float(np.sqrt((1 - ab) / ab)), dtype=dtype)
-        eps_hat = model(x.to(device), sigma.to(device), dev_batch).to("cpu", dtype)
+        eps_hat = _clip_denoised(x, model(x.to(device), sigma.to(device), dev_batch).to("cpu", dtype), ab)
         x = (x - float(beta / np.sqrt(1 - ab)) * eps_hat) / float(np.sqrt(alpha))
         if t > 0:
             var = beta * (1 - sched.alpha_bars[t - 1]) / (1 - ab)
@@ -457,6 +507,9 @@ class DiffusionFamily:
 
     def fit(self, train, ctx) -> EGNN:
         return fit_diffusion(train, ctx.rng("fit"), graphs=self.graphs, recipe=self.recipe)
+
+    def fit_many(self, trains, ctxs) -> list[EGNN]:
+        return fit_diffusion_many(trains, [c.rng("fit") for c in ctxs], graphs=self.graphs, recipe=self.recipe)
 
     def evaluate(self, model: EGNN, ctx) -> dict[str, float]:
         return denoising_loss(model, self.test, graphs=self.graphs, recipe=self.recipe,

@@ -188,50 +188,103 @@ def noise_embedding(sigma: torch.Tensor, n_features: int) -> torch.Tensor:
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
+class MemberLinear(nn.Module):
+    """``n_members`` independent linear maps applied to consecutive row blocks: the first ``sizes[0]`` rows use
+    member 0's weights, the next ``sizes[1]`` member 1's, and so on (one member: an ordinary ``nn.Linear``).
+
+    Lets several networks with their own weights train as one batched ensemble: every other operation of the network
+    runs once on the concatenated rows. Initialized like ``nn.Linear``, member by member.
+    """
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True, n_members: int = 1):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_members, n_out, n_in))
+        self.bias = nn.Parameter(torch.empty(n_members, n_out)) if bias else None
+        for k in range(n_members):
+            nn.init.kaiming_uniform_(self.weight[k], a=5**0.5)
+            if self.bias is not None:
+                nn.init.uniform_(self.bias[k], -1 / n_in**0.5, 1 / n_in**0.5)
+
+    def forward(self, x: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
+        """``x`` (n, n_in) mapped by its members' weights: the first ``sizes[0]`` rows by member 0's, and so on."""
+        if sizes is None:
+            return F.linear(x, self.weight[0], None if self.bias is None else self.bias[0])
+        return torch.cat([F.linear(part, self.weight[k], None if self.bias is None else self.bias[k])
+                          for k, part in enumerate(torch.split(x, sizes))])
+
+
 class EGNNLayer(nn.Module):
     """One E(n)-equivariant message-passing layer (Satorras et al. 2021, eqs. 3-6) with mean aggregation."""
 
-    def __init__(self, hidden: int, n_rbf: int, rbf_max: float):
+    def __init__(self, hidden: int, n_rbf: int, rbf_max: float, n_members: int = 1):
         super().__init__()
         self.register_buffer("rbf_centres", torch.linspace(0.0, rbf_max, n_rbf), persistent=False)
         self.rbf_width = rbf_max / n_rbf
         # phi_e's first linear map on [h_i, h_j, a_ij, d_ij^2, rbf(d_ij)], split so node parts are computed per atom
-        self.edge_i = nn.Linear(hidden, hidden)
-        self.edge_j = nn.Linear(hidden, hidden, bias=False)
-        self.edge_a = nn.Linear(N_EDGE_FEATURES + 1 + n_rbf, hidden, bias=False)
-        self.edge_out = nn.Linear(hidden, hidden)
-        self.coord = nn.Linear(hidden, 1, bias=False)  # phi_x, applied to the message
-        nn.init.xavier_uniform_(self.coord.weight, gain=1e-3)  # start near the identity map of coordinates
-        self.node = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.edge_i = MemberLinear(hidden, hidden, n_members=n_members)
+        self.edge_j = MemberLinear(hidden, hidden, bias=False, n_members=n_members)
+        self.edge_a = MemberLinear(N_EDGE_FEATURES + 1 + n_rbf, hidden, bias=False, n_members=n_members)
+        self.edge_out = MemberLinear(hidden, hidden, n_members=n_members)
+        self.coord = MemberLinear(hidden, 1, bias=False, n_members=n_members)  # phi_x, applied to the message
+        for k in range(n_members):
+            nn.init.xavier_uniform_(self.coord.weight[k], gain=1e-3)  # start near the identity map of coordinates
+        self.node_in = MemberLinear(2 * hidden, hidden, n_members=n_members)
+        self.node_out = MemberLinear(hidden, hidden, n_members=n_members)
 
-    def forward(self, h, x, edge_index, edge_attr, inv_degree):
+    def forward(self, h, x, edge_index, edge_attr, inv_degree, nodes=None, edges=None):
         i, j = edge_index
         diff = x[i] - x[j]
         dist2 = (diff * diff).sum(dim=1, keepdim=True)
         dist = torch.sqrt(dist2 + 1e-8)
         z2 = ((dist - self.rbf_centres.to(x.dtype)) / self.rbf_width) ** 2
         rbf = torch.exp((-0.5 * z2).clamp(min=-30.0))  # the floor e^-30 avoids slow subnormal floats (~5x)
-        pre = torch.addmm(self.edge_i(h)[i] + self.edge_j(h)[j], torch.cat([edge_attr, dist2, rbf], dim=1),
-                          self.edge_a.weight.t())
-        m = F.relu(self.edge_out(F.relu(pre)))  # ReLU on edges: SiLU costs 5-15x more per element on a CPU
-        shift = diff * (self.coord(m) / (dist + 1.0))
+        pre = (self.edge_i(h, nodes)[i] + self.edge_j(h, nodes)[j]
+               + self.edge_a(torch.cat([edge_attr, dist2, rbf], dim=1), edges))
+        m = F.relu(self.edge_out(F.relu(pre), edges))  # ReLU on edges: SiLU costs 5-15x more per element on a CPU
+        shift = diff * (self.coord(m, edges) / (dist + 1.0))
         x = x + torch.zeros_like(x).index_add_(0, i, shift) * inv_degree
         agg = torch.zeros_like(h).index_add_(0, i, m) * inv_degree
-        h = h + self.node(torch.cat([h, agg], dim=1))
+        h = h + self.node_out(F.silu(self.node_in(torch.cat([h, agg], dim=1), nodes)), nodes)
         return h, x
 
 
 class EGNN(nn.Module):
-    """Noise network ``eps_theta(x_t, sigma_t, graph)``: E(3)-equivariant, translation invariant, centred output."""
+    """Noise network ``eps_theta(x_t, sigma_t, graph)``: E(3)-equivariant, translation invariant, centred output.
 
-    def __init__(self, config: EGNNConfig = EGNNConfig()):
+    With ``n_members > 1`` it holds that many independent networks (a batched ensemble, e.g. one per training seed):
+    :meth:`forward` then takes the members' molecule batches concatenated (:func:`concat_batches`) and their sizes;
+    :meth:`stack` builds one from single networks and :meth:`member` takes one out.
+    """
+
+    def __init__(self, config: EGNNConfig = EGNNConfig(), n_members: int = 1):
         super().__init__()
         self.config = config
-        self.embed = nn.Linear(config.n_atom_types + config.time_features, config.hidden)
-        self.layers = nn.ModuleList(EGNNLayer(config.hidden, config.n_rbf, config.rbf_max)
+        self.n_members = n_members
+        self.embed = MemberLinear(config.n_atom_types + config.time_features, config.hidden, n_members=n_members)
+        self.layers = nn.ModuleList(EGNNLayer(config.hidden, config.n_rbf, config.rbf_max, n_members)
                                     for _ in range(config.n_layers))
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, batch: MoleculeBatch) -> torch.Tensor:
+    @classmethod
+    def stack(cls, models: list[EGNN]) -> EGNN:
+        """One ensemble whose member ``k`` has the weights of ``models[k]`` (single networks of one config)."""
+        with torch.random.fork_rng(devices=[]):  # the stacked weights replace the initial ones: leave torch's RNG alone
+            out = cls(models[0].config, n_members=len(models))
+        with torch.no_grad():
+            for name, p in out.named_parameters():
+                p.copy_(torch.cat([dict(m.named_parameters())[name] for m in models]))
+        return out
+
+    def member(self, k: int) -> EGNN:
+        """Member ``k`` of the ensemble as a single network (a copy of its weights)."""
+        with torch.random.fork_rng(devices=[]):
+            out = EGNN(self.config)
+        with torch.no_grad():
+            for name, p in out.named_parameters():
+                p.copy_(dict(self.named_parameters())[name][k:k + 1])
+        return out.to(next(self.parameters()).device)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, batch: MoleculeBatch,
+                sizes: tuple[list[int], list[int]] | None = None) -> torch.Tensor:
         """Predicted noise (n_atoms_total, 3) at coordinates ``x`` and per-molecule noise levels ``sigma`` (> 0).
 
         The layers move the atoms by an equivariant displacement ``D = x_L - x``, read as the step from ``x_t`` to
@@ -245,33 +298,53 @@ class EGNN(nn.Module):
         sigma
             Noise-to-signal ratio ``sqrt((1 - alpha_bar_t) / alpha_bar_t)`` of each molecule, (n_graphs,).
         batch
-            The molecules' graphs (:func:`make_batch`).
+            The molecules' graphs (:func:`make_batch`; for an ensemble, :func:`concat_batches` of the members').
+        sizes
+            For an ensemble: the members' atom counts and edge counts, in the order of the concatenation.
         """
         cfg = self.config
         if batch.atom_types.numel() and int(batch.atom_types.max()) >= cfg.n_atom_types:
             raise ValueError(f"atom types must be < n_atom_types = {cfg.n_atom_types}, got "
                              f"{int(batch.atom_types.max())}")
+        if (sizes is None) != (self.n_members == 1):
+            raise ValueError(f"sizes must be given exactly when the network has several members ({self.n_members})")
+        nodes, edges = (None, None) if sizes is None else sizes
         gi = batch.graph_index
         sigma = sigma.to(x.dtype)
         onehot = F.one_hot(batch.atom_types, cfg.n_atom_types).to(x.dtype)
-        h = self.embed(torch.cat([onehot, noise_embedding(sigma, cfg.time_features)[gi]], dim=1))
+        h = self.embed(torch.cat([onehot, noise_embedding(sigma, cfg.time_features)[gi]], dim=1), nodes)
         degree = x.new_zeros(len(x)).index_add_(0, batch.edge_index[0], x.new_ones(batch.edge_index.shape[1]))
         inv_degree = (1.0 / degree.clamp(min=1.0))[:, None]
         edge_attr = batch.edge_attr.to(x.dtype)
         x_out = x
         for layer in self.layers:
-            h, x_out = layer(h, x_out, batch.edge_index, edge_attr, inv_degree)
+            h, x_out = layer(h, x_out, batch.edge_index, edge_attr, inv_degree, nodes, edges)
         noise_std = sigma / torch.sqrt(1.0 + sigma**2)  # sqrt(1 - alpha_bar)
         return center((x - x_out) / noise_std[gi, None], gi, batch.n_graphs)
+
+
+def concat_batches(batches: list[MoleculeBatch]) -> tuple[MoleculeBatch, tuple[list[int], list[int]]]:
+    """The members' batches as one (atoms, edges and molecules renumbered), and their atom and edge counts."""
+    atoms = [len(b.atom_types) for b in batches]
+    atom_offsets = np.concatenate([[0], np.cumsum(atoms)[:-1]])
+    graph_offsets = np.concatenate([[0], np.cumsum([b.n_graphs for b in batches])[:-1]])
+    pairs = list(zip(batches, atom_offsets, graph_offsets, strict=True))
+    joined = MoleculeBatch(torch.cat([b.atom_types for b in batches]),
+                           torch.cat([b.graph_index + int(g) for b, _, g in pairs]),
+                           torch.cat([b.edge_index + int(a) for b, a, _ in pairs], dim=1),
+                           torch.cat([b.edge_attr for b in batches]), sum(b.n_graphs for b in batches))
+    return joined, (atoms, [b.edge_index.shape[1] for b in batches])
 
 
 __all__ = [
     "EGNN",
     "N_EDGE_FEATURES",
     "EGNNConfig",
+    "MemberLinear",
     "MoleculeBatch",
     "center",
     "check_graph",
+    "concat_batches",
     "graph_mean",
     "make_batch",
     "molecule_edges",
