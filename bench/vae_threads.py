@@ -20,8 +20,8 @@ warm-up fit, then timed fits until MIN_SECONDS have passed (at least one, at mos
 rate (images x epochs / seconds). The table gives the thread count torch used, the median images/s, the number of
 timed fits, the "other load" (CPU cores used on average by processes this script did not start, from /proc/stat: a
 row is "idle" only if it is near 0, and a busy row then has one extra busy process), and the ratios package / default,
-idle and busy. Nothing is asserted: this is a measurement for a person (see the thread pitfall in
-``/work/shared/STYLE.md`` and ``collapse_utils/config.py``). About 1-3 minutes.
+idle and busy. Nothing is asserted: this is a measurement for a person (see "Why threads are pinned" in
+``collapse_utils/config.py``). About 1-3 minutes.
 """
 
 from __future__ import annotations

@@ -137,9 +137,10 @@ ALL_POLICIES = ("replace", "accumulate", "accumulate-subsample", "replace-multip
 CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "linear-regression": {
         # Gerstgrasser et al. 2024, linear model: the paper's d, T, sigma^2 and iteration counts at both
-        # scales; only the number of Monte-Carlo chains differs.
-        "ci": {"n_seeds": 400, "n_seeds_subsample": 200},
-        "full": {"n_seeds": 4000, "n_seeds_subsample": 2000},
+        # scales; only the number of Monte-Carlo chains differs. `n_seeds_resolution`: the extra run at T = 100
+        # that tells the exact d/(T-d-1) from d/(T-d) (they differ by 1.5% there).
+        "ci": {"n_seeds": 400, "n_seeds_subsample": 200, "n_seeds_resolution": 10_000},
+        "full": {"n_seeds": 4000, "n_seeds_subsample": 2000, "n_seeds_resolution": 40_000},
     },
     "ridge-collapse": {
         # Dohmatob et al. 2024, Figures 1a and 2: the paper's d = 300, T0, sigma, sigma0 and grids at both scales;

@@ -48,8 +48,8 @@ def test_get_scale_invalid_value_names_the_variable_and_lists_allowed(monkeypatc
 def test_scale_settings_linear_regression_both_scales():
     ci = config.scale_settings("linear-regression", "ci")
     full = config.scale_settings("linear-regression", "full")
-    assert ci == {"n_seeds": 400, "n_seeds_subsample": 200}
-    assert full == {"n_seeds": 4000, "n_seeds_subsample": 2000}
+    assert ci == {"n_seeds": 400, "n_seeds_subsample": 200, "n_seeds_resolution": 10_000}
+    assert full == {"n_seeds": 4000, "n_seeds_subsample": 2000, "n_seeds_resolution": 40_000}
     assert full["n_seeds"] > ci["n_seeds"]
 
 
