@@ -15,7 +15,7 @@ whatever the amount of data, and at finite ``n``
 
 (the noise term is exact, ``E (X^T X)^{-1} = I / (n - d - 1)``; the second uses ``E[(x^T Delta)^2 x x^T] =
 ||Delta||^2 I + 2 Delta Delta^T`` and is exact to leading order in ``1 / n``). These are the book's derivations for the
-isotropic case; the paper's general theorem (ridge, ``Sigma_1 != Sigma_2``, random projections) is not implemented.
+isotropic case; the paper's general theory (and its random-projection model) is not implemented here.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ center the limit. Since ``h(s) / s <= rho`` wherever it is checked, the contract
 
     E ||theta_hat_k - theta_c||^2 <= rho_bar^{2k} E ||theta_hat_0 - theta_c||^2 + v_bar sum_{j<k} rho_bar^{2j}
 
-holds with ``rho_bar = sup h(s)/s`` and ``v_bar = sup v(s)``: the form of the paper's Theorem 4.1 (a contraction toward
-``theta_c`` plus accumulated round noise), with constants derived here for this verifier; the theorem's own constants
-were not available to the book. Everything in this module is the book's derivation.
+holds with ``rho_bar = sup h(s)/s`` and ``v_bar = sup v(s)``: a contraction toward ``theta_c`` plus accumulated round
+noise, the book's counterpart of the paper's Theorem 4.1 (whose form and constants were not available to the book).
+Everything in this module is the book's derivation.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def linearised_error(rounds, delta: float, e0: float, r: float, sigma_c: float, 
           **_VERIFIER)
 def contraction_bound(rounds, start: float, r: float, sigma_c: float, sigma: float, d: int, n_synthetic: int,
                       s_max: float):
-    """Bound on ``E ||theta_hat_k - theta_c||^2`` of the form of Yi et al.'s Theorem 4.1, constants derived here.
+    """Contraction bound on ``E ||theta_hat_k - theta_c||^2`` (the book's counterpart of Yi et al.'s Theorem 4.1).
 
     ``rho_bar^{2k} start + v_bar (1 - rho_bar^{2k}) / (1 - rho_bar^2)`` with ``start = E ||theta_hat_0 - theta_c||^2``,
     ``rho_bar = max h(s)/s`` and ``v_bar = max v(s)`` over ``s`` in ``(0, s_max]`` (a grid of 60 points, and ``rho`` at
