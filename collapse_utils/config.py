@@ -195,6 +195,22 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"n_runs": 10, "n_T": 13, "n_spectrum": 2500},
         "full": {"n_runs": 10, "n_T": 25, "n_spectrum": 4000},
     },
+    "real-data-mixing": {
+        # He, Xu & Cheng (fresh-data mixing; their Scenario 2: n = 100, p = 2, 200 rounds, 2,000 repetitions),
+        # Garg et al. (interpolation), Dohmatob et al. 2025 (strong collapse; random projections at CPU scale).
+        # ci runs fewer repetitions and a smaller random-projection problem; both profiles use the papers' grids.
+        "ci": {"n_runs": 1000, "n_runs_label": 200, "n_runs_ols": 200, "n_runs_projection": 30,
+               "projection_d": 400, "projection_n": 200},
+        "full": {"n_runs": 2000, "n_runs_label": 1000, "n_runs_ols": 1000, "n_runs_projection": 30,
+                 "projection_d": 1000, "projection_n": 500},
+    },
+    "verification-selection": {
+        # Yi et al. (verifier in linear regression; sizes are the book's, d = 5 as in the authors' code) and Qiao et al.
+        # (the authors' Gaussian script: d = 10, 300 iterations, 300 samples, alpha = 0.05, 10 seeds). ci: fewer runs;
+        # the seeds without selection are cheap (sufficient statistics), so both profiles use many.
+        "ci": {"n_runs": 200, "n_runs_map": 50, "n_seeds_selection": 10, "n_seeds_plain": 1000},
+        "full": {"n_runs": 1000, "n_runs_map": 200, "n_seeds_selection": 30, "n_seeds_plain": 4000},
+    },
 }
 
 
