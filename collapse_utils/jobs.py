@@ -207,11 +207,15 @@ def run(chapter: str, profile: str, jobs: Sequence, results: str | Path, *, exec
     if progress:
         print(f"[{chapter}/{profile}] {len(jobs) - len(todo)} of {len(jobs)} jobs already done, {len(todo)} to run",
               file=sys.stderr, flush=True)
-    futures = [(job, executor.submit(execute, chapter, profile, job, str(results))) for job in todo]
+    def submit(job):
+        return executor.submit(execute, chapter, profile, job, str(results))
+
+    # an in-process "executor" runs a job when it is submitted: submit one at a time so that progress shows
+    futures = [(job, None if isinstance(executor, InProcess) else submit(job)) for job in todo]
     failed, start = [], time.perf_counter()
     for k, (job, future) in enumerate(futures, 1):
         try:
-            future.result()
+            (future or submit(job)).result()
             status = "done"
         except Exception as err:  # one failed job must not lose the others
             failed.append((job, err))
