@@ -116,9 +116,8 @@ class RealArray:
 
     @property
     def allowed(self) -> str:
-        shape = {None: "a number or array", 0: "a number", 1: "a 1-D array", 2: "a 2-D array"}.get(self.ndim, "an array")
-        if self.square:
-            shape = "a square matrix"
+        shapes = {None: "a number or array", 0: "a number", 1: "a 1-D array", 2: "a 2-D array"}
+        shape = "a square matrix" if self.square else shapes.get(self.ndim, "an array")
         rng = "" if (self.low, self.high) == (-math.inf, math.inf) else \
             " " + _interval(self.low, self.high, self.low_open, self.high_open)
         nonempty = " (non-empty)" if self.nonempty and (self.ndim or self.square) else ""
