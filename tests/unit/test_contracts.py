@@ -59,7 +59,8 @@ def _entry_points() -> dict[str, tuple]:
                         member = member.__func__
                     else:
                         lead = (None,)  # self: never reached, the bad argument is refused first
-                    if callable(member) and hasattr(member, "constraints") and attr != "__init__":
+                    validated_class = attr == "__init__" and hasattr(obj, "constraints")  # found above
+                    if callable(member) and hasattr(member, "constraints") and not validated_class:
                         found[f"{module.__name__}.{name}.{attr}"] = (member, lead)
     return found
 
@@ -207,7 +208,8 @@ def test_the_valid_stand_ins_pass_their_constraints():
 # the checks that relate several parameters (fail in a function body): one case each
 # ---------------------------------------------------------------------------------------------------------------
 
-OWNED = ["collapse_utils.theory.ridge", "collapse_utils.theory.scaling"]
+OWNED = ["collapse_utils.theory.ridge", "collapse_utils.theory.scaling", "collapse_utils.sim.ridge",
+         "collapse_utils.sim.kernel", "collapse_utils.sim.linear", "collapse_utils.kernels", "collapse_utils.spectrum"]
 """Modules whose every ``fail`` call must be reached by a case of ``RULES``."""
 
 D = 300
@@ -216,8 +218,24 @@ W0 = np.full(D, 1.0 / D)
 
 
 def _rules() -> dict[str, tuple]:
+    from collapse_utils import kernels, spectrum
+    from collapse_utils.sim import kernel as sk
+    from collapse_utils.sim import linear as sl
+    from collapse_utils.sim import ridge as sr
     from collapse_utils.theory import ridge as rt
     from collapse_utils.theory import scaling
+
+    rng = np.random.default_rng
+    eigs6, w0_7 = np.ones(6), np.ones(7)
+    run = {"eigs": eigs6, "w0": np.ones(6), "T0": 10, "sigma0": 0.3, "sigma": 0.2, "ns": [0, 1], "Ts": [8],
+           "lams": [0.1], "n_runs": 2, "seed": 0}
+    X = rng(0).uniform(-1, 1, size=(12, 3))
+    K, truth = kernels.rbf_kernel(X, gamma=0.5), X[:, 0]
+    krr = {"pool_idx": np.arange(8), "test_idx": np.arange(8, 12), "T0": 2, "ns": [0, 1], "Ts": [2, 4],
+           "lams": np.full((2, 1), 0.1), "lam0": 0.01, "sigma0": 0.1, "sigma": 0.1, "n_runs": 2, "rng": rng(0)}
+    learner = {"Ts": [2], "lams": [[0.1]], "sigma": 0.1, "rng": rng(0)}
+    G50, flat = 50 * np.diag(np.arange(1, 51, dtype=float) ** -2.0), 50 * np.eye(50) + np.diag(np.arange(50) * 1e-9)
+    linear = {"d": 3, "T": 8, "sigma2": 1.0, "n_iterations": 2, "n_seeds": 2, "seed": 0}
 
     return {
         "ridge_bias: w0_sq has the shape of eigs": (
@@ -237,6 +255,70 @@ def _rules() -> dict[str, tuple]:
             lambda: scaling.theorem51_rate(10.0, 0.8, 2.0, 0.375, n=1, T0=200, d=300), r"^T0 must be given with d"),
         "loglog_slope: two points": (lambda: scaling.loglog_slope([1.0], [1.0]), r"^x must be at least 2 points"),
         "loglog_slope: y has the shape of x": (lambda: scaling.loglog_slope([1.0, 2.0], [1.0]), r"^y must be of"),
+        # sim/ridge
+        "bartlett_factor: T >= d": (lambda: sr.bartlett_factor(rng(0), 4, 3), r"^T must be >= d = 4 .*got 3$"),
+        "generator_chain: w0 has the shape of eigs": (
+            lambda: sr.generator_chain(rng(0), eigs6, w0_7, 8, 0.1, 2, shared=False, sampling="explicit"),
+            r"^w0 must be of the shape of eigs, \(6,\)"),
+        "simulate_ridge_collapse: w0 has the shape of eigs": (
+            lambda: sr.simulate_ridge_collapse(**{**run, "w0": w0_7}), r"^w0 must be of the shape of eigs"),
+        "reference_ridge_collapse: w0 has the shape of eigs": (
+            lambda: sr.reference_ridge_collapse(**{**run, "w0": np.ones((6, 1))[:, 0][:5]}), r"^w0 must be of"),
+        # sim/kernel
+        "generator_chain (kernel): truth has one value per point": (
+            lambda: sk.generator_chain(K, truth[:-1], [[0, 1]], [2], lam0=0.1, sigma0=0.1, rng=rng(0)),
+            r"^truth must be one value per point of K, shape \(12,\)"),
+        "generator_chain (kernel): indices into K": (
+            lambda: sk.generator_chain(K, truth, [[0, 12]], [2], lam0=0.1, sigma0=0.1, rng=rng(0)),
+            r"^designs must be indices into the N = 12 points of K"),
+        "learner_test_errors: labels per learner point": (
+            lambda: sk.learner_test_errors(K, np.zeros((1, 3)), [0, 1], [8, 9], truth[8:10], **learner),
+            r"^labels must be of shape \(n_label_sets, len\(learner_idx\) = 2\)"),
+        "learner_test_errors: test_target per test point": (
+            lambda: sk.learner_test_errors(K, np.zeros((1, 2)), [0, 1], [8, 9], truth[8:11], **learner),
+            r"^test_target must be one value per test point"),
+        "learner_test_errors: Ts <= len(learner_idx)": (
+            lambda: sk.learner_test_errors(K, np.zeros((1, 2)), [0, 1], [8, 9], truth[8:10], **{**learner, "Ts": [3]}),
+            r"^Ts must be <= len\(learner_idx\) = 2"),
+        "learner_test_errors: one row of penalties per T": (
+            lambda: sk.learner_test_errors(K, np.zeros((1, 2)), [0, 1], [8, 9], truth[8:10],
+                                           **{**learner, "lams": [[0.1], [0.2]]}), r"^lams must be one row of"),
+        "simulate_krr_collapse: truth has one value per point": (
+            lambda: sk.simulate_krr_collapse(K, truth[:5], **krr), r"^truth must be one value per point of K"),
+        "simulate_krr_collapse: test points held out": (
+            lambda: sk.simulate_krr_collapse(K, truth, **{**krr, "test_idx": [7, 8]}),
+            r"^test_idx must be disjoint from pool_idx"),
+        "simulate_krr_collapse: one row of penalties per T": (
+            lambda: sk.simulate_krr_collapse(K, truth, **{**krr, "lams": np.full((3, 1), 0.1)}),
+            r"^lams must be one row of penalties per T, shape \(2, n_penalties\)"),
+        "simulate_krr_collapse: enough pool points": (
+            lambda: sk.simulate_krr_collapse(K, truth, **{**krr, "ns": [0, 3]}),
+            r"^pool_idx must be at least max\(ns\) \* T0 \+ max\(Ts\) = 3 \* 2 \+ 4 = 10 points"),
+        # sim/linear
+        "simulate_linear_chains: policies": (
+            lambda: sl.simulate_linear_chains(["replace", "REPLACE"], **linear), r"^policies must be at least one"),
+        "simulate_linear_chains: T >= d": (
+            lambda: sl.simulate_linear_chains(["replace"], **{**linear, "T": 2}), r"^T must be >= d = 3 .*got 2$"),
+        "simulate_grid: distinct sigma2s": (
+            lambda: sl.simulate_grid(["replace"], d=2, Ts=[4], sigma2s=[1.0, 1], n_iterations=2, n_seeds=2, seed=0),
+            r"^sigma2s must be without repeated values"),
+        # kernels and spectrum
+        "rbf_kernel: B has the features of A": (
+            lambda: kernels.rbf_kernel(np.ones((3, 6)), np.ones((3, 4)), gamma=1.0),
+            r"^B must be points with the 6 features of A"),
+        "krr_solve: one row of labels per point": (
+            lambda: kernels.krr_solve(np.eye(3), np.ones(2), 1.0), r"^Y must be labels of shape \(3,\) or \(3, k\)"),
+        "estimate_power_law: y per point": (
+            lambda: spectrum.estimate_power_law(G50, np.ones(49), k_range=(2, 20)), r"^y must be one target value"),
+        "estimate_power_law: k_range inside the spectrum": (
+            lambda: spectrum.estimate_power_law(G50, np.ones(50), k_range=(10, 50)),
+            r"^k_range must be a pair \(k_lo, k_hi\) with 1 <= k_lo < k_hi < N = 50"),
+        "estimate_power_law: a decaying spectrum": (
+            lambda: spectrum.estimate_power_law(flat, np.ones(50), k_range=(2, 20)),
+            r"^k_range must be a range where the eigenvalues decay"),
+        "estimate_power_law: positive values to fit": (
+            lambda: spectrum.estimate_power_law(G50, np.r_[1.0, np.zeros(49)], k_range=(2, 20)),
+            r"^k_range must be a range where the residual energy of y is > 0"),
     }
 
 
