@@ -182,9 +182,13 @@ class IntArray:
         return arr
 
 
+def _fold(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class OneOf:
-    """One of a fixed set of values (strings are compared after ``strip().lower()``)."""
+    """One of a fixed set of values; strings match after ``strip().lower()`` and convert to the listed spelling."""
 
     values: tuple
 
@@ -196,14 +200,15 @@ class OneOf:
         return "one of " + ", ".join(repr(v) for v in self.values)
 
     def __call__(self, name: str, value):
-        key = value.strip().lower() if isinstance(value, str) else value
-        try:
-            known = key in self.values
-        except TypeError:  # an unhashable or incomparable value
-            known = False
-        if not known:
-            fail(name, self.allowed, value)
-        return key
+        key = _fold(value)
+        for option in self.values:
+            try:
+                same = isinstance(option, bool) == isinstance(key, bool) and bool(_fold(option) == key)
+            except (TypeError, ValueError):  # an array compared element-wise
+                same = False
+            if same:
+                return option
+        fail(name, self.allowed, value)
 
 
 @dataclass(frozen=True)

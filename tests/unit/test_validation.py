@@ -177,6 +177,9 @@ def test_int_array_messages():
 def test_one_of_normalizes_strings_and_refuses_the_rest():
     c = OneOf("replace", "accumulate", None)
     assert c("x", " Replace ") == "replace" and c("x", None) is None
+    assert OneOf("MMFF94", "MMFF94s")("x", "mmff94S") == "MMFF94s"  # the listed spelling
+    assert OneOf(1, 2)("x", np.int64(2)) == 2
+    refuses(OneOf(1, 2), True)  # True == 1, but a bool is not an option
     assert refuses(c, "keep") == "x must be one of 'replace', 'accumulate', None, got 'keep'"
     refuses(c, ["replace"])  # unhashable
     refuses(c, 3)
