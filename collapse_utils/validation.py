@@ -286,14 +286,23 @@ def validate(**constraints: Constraint):
         unknown = set(constraints) - set(sig.parameters)
         if unknown:
             raise TypeError(f"validate: {obj.__qualname__} has no parameter(s) {sorted(unknown)}")
+        params = list(sig.parameters.values())
+        # where each constrained argument arrives: its position (if it may come positionally) and its name
+        position = {p.name: i for i, p in enumerate(params) if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        slots = [(name, constraint, position.get(name)) for name, constraint in constraints.items()]
+        starred = [p.name for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name in constraints]
+        if starred:
+            raise TypeError(f"validate: {obj.__qualname__} cannot check *{starred[0]} or **{starred[0]} parameters")
 
         @functools.wraps(obj)
         def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            for name, constraint in constraints.items():
-                if name in bound.arguments:
-                    bound.arguments[name] = constraint(name, bound.arguments[name])
-            return obj(*bound.args, **bound.kwargs)
+            args = list(args)
+            for name, constraint, i in slots:
+                if i is not None and i < len(args):
+                    args[i] = constraint(name, args[i])
+                elif name in kwargs:
+                    kwargs[name] = constraint(name, kwargs[name])
+            return obj(*args, **kwargs)  # missing or doubled arguments: Python's TypeError, as without checks
 
         wrapper.constraints = dict(constraints)
         return wrapper

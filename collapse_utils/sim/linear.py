@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_utils.policies import DataPolicy, PolicyNotImplementedError, rule
-from collapse_utils.validation import Int, IntArray, Real, RealArray, fail, validate
+from collapse_utils.validation import Instance, Int, IntArray, Real, RealArray, fail, validate
 
 _BATCH = 128  # chains per vectorized batch: bounds memory at about _BATCH * n_iterations * T floats
 
@@ -65,16 +65,19 @@ class ChainErrors:
         return self.errors.std(axis=0, ddof=1) / np.sqrt(self.n_seeds)
 
 
+@validate(seed=Int(0), chain=Int(0))
 def chain_stream(seed: int, chain: int) -> np.random.Generator:
     """The random stream of chain ``chain``: design, truth and noise are drawn from it in that order."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chain,)))
 
 
+@validate(seed=Int(0), chain=Int(0))
 def subsample_stream(seed: int, chain: int) -> np.random.Generator:
     """The stream chain ``chain`` uses to draw Accumulate-Subsample's training rows."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chain, 1)))
 
 
+@validate(rng=Instance(np.random.Generator), d=Int(1), T=Int(1), n_iterations=Int(1), sigma2=Real(0))
 def draw_problem(rng: np.random.Generator, d: int, T: int, n_iterations: int, sigma2: float):
     """Draw one chain's design ``X`` (T x d, N(0,1)), truth ``w*`` (N(0, I/d), so ||w*||^2 ~ 1), and noise.
 

@@ -17,7 +17,9 @@ import math
 import os
 import pkgutil
 import re
+from dataclasses import is_dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -48,7 +50,8 @@ def _entry_points() -> dict[str, tuple]:
     found = {}
     for module in MODULES:
         for name, obj in vars(module).items():
-            if getattr(obj, "__module__", None) != module.__name__ or name.startswith("_"):
+            if not (inspect.isfunction(obj) or isinstance(obj, type)) or obj.__module__ != module.__name__ \
+                    or name.startswith("_"):
                 continue
             if hasattr(obj, "constraints"):
                 found[f"{module.__name__}.{name}"] = (obj, ())
@@ -209,7 +212,11 @@ def test_the_valid_stand_ins_pass_their_constraints():
 # ---------------------------------------------------------------------------------------------------------------
 
 OWNED = ["collapse_utils.theory.ridge", "collapse_utils.theory.scaling", "collapse_utils.sim.ridge",
-         "collapse_utils.sim.kernel", "collapse_utils.sim.linear", "collapse_utils.kernels", "collapse_utils.spectrum"]
+         "collapse_utils.sim.kernel", "collapse_utils.sim.linear", "collapse_utils.kernels", "collapse_utils.spectrum",
+         "collapse_utils.text_metrics", "collapse_utils.conformer_metrics", "collapse_utils.data.mnist",
+         "collapse_utils.data.corpus", "collapse_utils.data.tokenizer", "collapse_utils.data.tinystories",
+         "collapse_utils.data.conformers", "collapse_utils.data.story_grammar", "collapse_utils.models.egnn",
+         "collapse_utils.models.transformer", "collapse_utils.models.classifier"]
 """Modules whose every ``fail`` call must be reached by a case of ``RULES``."""
 
 D = 300
@@ -218,6 +225,10 @@ W0 = np.full(D, 1.0 / D)
 
 
 def _rules() -> dict[str, tuple]:
+    return {**_theory_and_sim_rules(), **_data_rules(), **_model_rules()}
+
+
+def _theory_and_sim_rules() -> dict[str, tuple]:
     from collapse_utils import kernels, spectrum
     from collapse_utils.sim import kernel as sk
     from collapse_utils.sim import linear as sl
@@ -322,7 +333,207 @@ def _rules() -> dict[str, tuple]:
     }
 
 
+def _data_rules() -> dict[str, tuple]:
+    from collapse_utils import conformer_metrics as cm
+    from collapse_utils import text_metrics
+    from collapse_utils.data import conformers, corpus, mnist, tinystories
+    from collapse_utils.data import story_grammar as sg
+    from collapse_utils.data.tokenizer import BPETokenizer, WordTokenizer
+
+    g = conformers.MoleculeGraph("ethanal", "CC=O", np.array([0, 0, 2]), np.array([[0, 1], [1, 2]]), np.array([0, 1]))
+    c = conformers.Conformer(0, np.array([[0.0, 0, 0], [1.5, 0, 0], [1.5, 1.2, 0]], dtype=np.float32))
+    recipe = conformers.ConformerRecipe(molecules=(("ethanol", "CCO"),), n_conformers=4, n_test=1, n_train=2)
+    words = WordTokenizer(["Lily", "ran", "."])
+    lex = sg.DEFAULT_LEXICON
+    _, derivation = sg.DEFAULT_GRAMMAR.sample_with_derivations(1, np.random.default_rng(0))[0]
+    stuck = (sg.Event("lose", "Suddenly , {who} lost it !", follows=("search",), can_end=False),
+             sg.Event("search", "So {who} looked .", follows=("lose",), opens=False, can_end=False))
+    friendly_end = ("From that day on , {Name} and {Friend} were best friends .",)
+
+    def grammar(**changes):
+        return sg.StoryGrammar(replace(lex, **changes))
+
+    def sample(**changes):
+        return grammar(**changes).sample(50, np.random.default_rng(0))
+
+    return {
+        "story_stats: a story": (lambda: text_metrics.story_stats([]), r"^stories must be a non-empty sequence"),
+        "rmsd_matrix: coordinates of the molecule's atoms": (
+            lambda: cm.rmsd_matrix(g, [np.zeros((2, 3))], [np.zeros((3, 3))]),
+            r"^generated must be a non-empty list of \(3, 3\) arrays of finite coordinates"),
+        "conformer_metrics: conformers of known molecules": (
+            lambda: cm.conformer_metrics([g], [c], [conformers.Conformer(1, c.coords)]),
+            r"^reference must be Conformer objects with mol in \[0, 1\)"),
+        "conformer_metrics: generated conformers of every molecule": (
+            lambda: cm.conformer_metrics([g], [], [c]), r"^generated must be conformers of every molecule"),
+        "conformer_metrics: a reference": (lambda: cm.conformer_metrics([g], [c], []), r"^reference must be at least"),
+        "bond_length_distance: bonds of the type": (
+            lambda: cm.bond_length_distance([g], [c], [c], "aromatic"), r"^bond_type must be a type of bond that"),
+        "MoleculeGraph: a SMILES": (lambda: conformers.MoleculeGraph.from_smiles("x", "C1CC"), r"^smiles must be a SM"),
+        "MoleculeGraph: known elements": (
+            lambda: conformers.MoleculeGraph.from_smiles("salt", "CC[Na]"), r"^smiles must be a molecule of the elem"),
+        "MoleculeGraph: known bond types": (
+            lambda: conformers.MoleculeGraph.from_smiles("x", "C$C"), r"^smiles must be a molecule with single, doub"),
+        "ConformerRecipe: molecules": (lambda: replace(recipe, molecules=(("a", "CCO"), ("a", "CCN"))),
+                                       r"^molecules must be a non-empty sequence of \(name, smiles\) pairs"),
+        "ConformerRecipe: n_test < n_conformers": (lambda: replace(recipe, n_test=4), r"^n_test must be < n_conf"),
+        "ConformerRecipe: n_train fits": (lambda: replace(recipe, n_train=4), r"^n_train must be None or <= n_conf"),
+        "load_corpus: max_len keeps stories": (
+            lambda: corpus.load_corpus("synthetic", n_train=5, n_test=5, seed=0, max_len=2), r"^max_len must be long"),
+        "stratified_split: n_test below the number of labels": (
+            lambda: mnist.stratified_split([0, 1, 0], 3, np.random.default_rng(0)), r"^n_test must be < the number"),
+        "WordTokenizer.decode: ids in the vocabulary": (lambda: words.decode([1, -1]), r"^ids must be token ids in 0"),
+        "WordTokenizer: distinct words": (lambda: WordTokenizer(["Lily", "Lily"]), r"^words must be distinct tokens"),
+        "WordTokenizer.encode: canonical spacing": (lambda: words.encode("Lily  ran."), r"^text must be in the canon"),
+        "WordTokenizer.encode: known words": (lambda: words.encode("Lily flew."), r"^text must be words of the voc"),
+        "BPETokenizer: an end-of-story token": (
+            lambda: BPETokenizer(SimpleNamespace(token_to_id=lambda token: None)), r"^backend must be a tokenizer"),
+        "clean_stories: str stories": (lambda: tinystories.clean_stories(["ok", 3]), r"^texts must be stories whose"),
+        "load_tinystories_local: an existing file": (
+            lambda: tinystories.load_tinystories_local("no-such-file.jsonl"), r"^path must be an existing file"),
+        # the story language: the lexicon's fields, then the engine's rules on templates
+        "StoryLexicon: tuples": (lambda: replace(lex, places=["park"]), r"^places must be a non-empty tuple"),
+        "StoryLexicon: words": (lambda: replace(lex, places=("park", "park")), r"^places must be distinct single"),
+        "StoryLexicon: two names": (lambda: replace(lex, boy_names=("Tom",)), r"^boy_names must be at least 2 names"),
+        "StoryLexicon: names of one gender": (
+            lambda: replace(lex, boy_names=("Tom", "Lily")), r"^boy_names must be names that are not girls' names"),
+        "StoryLexicon: toys are not colours": (
+            lambda: replace(lex, toys=("ball", "red")), r"^toys must be words that are not colours"),
+        "StoryLexicon: events": (lambda: replace(lex, events=lex.events[:1] * 2), r"^events must be Event objects"),
+        "StoryLexicon: follows": (
+            lambda: replace(lex, events=(sg.Event("go", "One day , {he} slept .", follows=("nap",)),)),
+            r"^events must be events whose follows name known events \(not \['nap'\]\)"),
+        "StoryGrammar: free slots need words": (
+            lambda: grammar(animals=()), r"^lexicon\.animals must be non-empty: the templates use \{animal\}"),
+        "StoryGrammar: distinct options": (
+            lambda: grammar(animals=("girl",)), r"^lexicon must be distinct options at each choice point"),
+        "StoryGrammar: known slots": (
+            lambda: grammar(endings=("In the end , {Name} was {nope} .",)), r"^template must be known slots only"),
+        "StoryGrammar: template tokens": (
+            lambda: grammar(endings=("In the end , {Name} was glad.",)), r"^template must be words, punctuation"),
+        "StoryGrammar: template leads": (lambda: grammar(endings=("{toy} was fun .",)), r"^template must be non-empty"),
+        "StoryGrammar: the friend is introduced first": (
+            lambda: grammar(events=(*lex.events, sg.Event("late", "Meanwhile {Friend} met a {fkind} .")),
+                            endings=lex.endings[:1]), r"^template must be one that introduces the friend"),
+        "StoryGrammar: openings introduce the hero": (
+            lambda: grammar(openings=("Lily was a {kind} .",)), r"^lexicon\.openings must be templates that intro"),
+        "StoryGrammar: openings name the hero first": (
+            lambda: grammar(openings=("Once , {he} was a {kind} named {Name} .",)), r"^lexicon\.openings must be tem"
+                                                                                     r"plates that use no \{he\}"),
+        "StoryGrammar: setups without the friend": (
+            lambda: grammar(setups=("{Friend} had a {colour} {toy} .",)), r"^lexicon\.setups must be templates"),
+        "StoryGrammar: distinct leads of events and endings": (
+            lambda: grammar(endings=("One day , {Name} slept .",)), r"^lexicon\.events must be templates that, with"),
+        "StoryGrammar: leads are no names": (
+            lambda: grammar(setups=("Her toy was a {colour} {toy} .",)), r"^lexicon must be templates whose first"),
+        "StoryGrammar: distinct leads of openings": (
+            lambda: grammar(openings=(lex.openings[0], lex.openings[0].replace("time", "day"))),
+            r"^lexicon must be templates that start with distinct words"),
+        "StoryGrammar: a chain that can end": (lambda: sample(events=stuck), r"^lexicon\.events must be a chain"),
+        "StoryGrammar: an ending without the friend": (
+            lambda: sample(endings=friendly_end), r"^lexicon\.endings must be one ending at least without friend"),
+        "StoryGrammar.generate: a complete derivation": (
+            lambda: sg.DEFAULT_GRAMMAR.generate(derivation[:-3]), r"^derivation must be a complete derivation"),
+        "StoryGrammar.generate: option indices": (
+            lambda: sg.DEFAULT_GRAMMAR.generate((9, *derivation[1:])), r"^derivation must be option indices; choice 0"),
+        "StoryGrammar.generate: no extra choices": (
+            lambda: sg.DEFAULT_GRAMMAR.generate((*derivation, 0)), r"^derivation must be as long as its story"),
+        "StoryGrammar.enumerate_stories: max_stories": (
+            lambda: sg.DEFAULT_GRAMMAR.enumerate_stories(max_stories=1000), r"^max_stories must be at least the num"),
+    }
+
+
+def _model_rules() -> dict[str, tuple]:
+    try:
+        import torch
+
+        from collapse_utils.models import classifier, egnn, transformer
+    except ImportError:  # no torch: the model families are not tested here
+        return {}
+    from molecule_standins import Graph, graph
+
+    chain = graph([0, 0, 5], [[0, 1], [1, 2]], [0, 0])
+    config = transformer.DecoderConfig("gpt2", vocab_size=23, n_layer=1, n_head=2, d_model=16, d_mlp=16, max_len=8)
+    images = np.zeros((4, 784))
+    return {
+        "EGNNConfig: even time features": (lambda: egnn.EGNNConfig(time_features=7), r"^time_features must be even"),
+        "make_batch: indices into graphs": (lambda: egnn.make_batch((chain,), [0, 1]), r"^mols must be indices into"),
+        "EGNN: atom types within the one-hot": (
+            lambda: egnn.EGNN(egnn.EGNNConfig(hidden=8, n_layers=1, n_atom_types=4, n_rbf=4))(
+                torch.zeros(3, 3), torch.ones(1), egnn.make_batch((chain,), [0])),
+            r"^batch\.atom_types must be < n_atom_types = 4, got 5$"),
+        "DecoderConfig: n_head divides d_model": (
+            lambda: replace(config, n_head=3), r"^n_head must be a divisor of d_model = 16, got 3$"),
+        "DecoderConfig: even rotary head dimension": (
+            lambda: replace(config, family="llama", d_model=15, n_head=3), r"^n_head must be such that d_model / n_h"),
+        "DecoderConfig: eos_id in the vocabulary": (
+            lambda: replace(config, eos_id=23), r"^eos_id must be < vocab_size = 23, got 23$"),
+        "KVCache: within the context": (lambda: transformer.KVCache(config, 2, 9), r"^max_len must be <= the context"),
+        "Decoder: within the context": (
+            lambda: transformer.Decoder(config)(torch.zeros((1, 9), dtype=torch.long)), r"^idx must be at most 8 pos"),
+        "fit_classifier: 784 pixels": (
+            lambda: classifier.fit_classifier(np.zeros((4, 10)), [0, 1, 2, 3], np.random.default_rng(0)),
+            r"^images must be of shape \(n, 784\)"),
+        "fit_classifier: one digit per image": (
+            lambda: classifier.fit_classifier(images, [0, 1, 2], np.random.default_rng(0)), r"^labels must be 4 dig"),
+        "check_graph (EGNN): atom types": (
+            lambda: egnn.check_graph(Graph("x", "", np.array([0, -1]), np.zeros((0, 2), int), np.zeros(0, int), 2)),
+            r"^graph\.atom_types must be 2 non-negative integers"),
+        "check_graph (EGNN): bonds": (
+            lambda: egnn.check_graph(Graph("x", "", np.array([0, 0]), np.array([[1, 1]]), np.array([0]), 2)),
+            r"^graph\.bonds must be pairs of two different atoms in 0\.\.1"),
+        "check_graph (EGNN): bond types": (
+            lambda: egnn.check_graph(Graph("x", "", np.array([0, 0]), np.array([[0, 1]]), np.array([4]), 2)),
+            r"^graph\.bond_types must be 1 codes in 0\.\.3"),
+    }
+
+
 RULES = _rules()
+
+
+UNCONSTRAINED = {
+    "collapse_utils.data.story_grammar.story_grammar": "takes no argument",
+    "collapse_utils.models.egnn.check_graph": "is itself a check: it fails naming the graph's field (RULES)",
+    "collapse_utils.models.egnn.molecule_edges": "checks its graph with check_graph",
+    "collapse_utils.models.egnn.graph_mean": "tensor operation of the forward pass (no checks on the hot path)",
+    "collapse_utils.models.egnn.center": "tensor operation of the forward pass",
+    "collapse_utils.models.egnn.noise_embedding": "tensor operation of the forward pass",
+    "collapse_utils.models.egnn.EGNNLayer": "a layer of EGNN, whose config is checked",
+    "collapse_utils.models.transformer.rope_tables": "built from a checked DecoderConfig",
+    "collapse_utils.models.transformer.apply_rope": "tensor operation of the forward pass",
+    "collapse_utils.models.transformer.Attention": "a layer of Decoder, whose config is checked",
+    "collapse_utils.models.transformer.MLP": "a layer of Decoder",
+    "collapse_utils.models.transformer.Block": "a layer of Decoder",
+}
+"""Public functions and classes of ``OWNED`` modules without declared constraints, and why; result containers (frozen
+dataclasses the package fills, such as ``RidgeRuns`` or ``Conformer``) are recognized by having no ``__init__`` of their
+own beyond the dataclass's."""
+
+
+def _public(module):
+    for name, obj in vars(module).items():
+        if not name.startswith("_") and (inspect.isfunction(obj) or isinstance(obj, type)) \
+                and obj.__module__ == module.__name__:
+            yield f"{module.__name__}.{name}", obj
+
+
+def _declares(qualname: str, obj) -> bool:
+    if qualname in ENTRY_POINTS:
+        return True
+    if isinstance(obj, type):
+        if any(key.startswith(qualname + ".") for key in ENTRY_POINTS):
+            return True  # a class with checked methods or a checked __init__
+        return is_dataclass(obj) and not hasattr(obj, "__post_init__")  # a plain result container
+    return False
+
+
+def test_every_public_entry_point_of_the_owned_modules_declares_its_inputs():
+    missing = [q for name in OWNED for q, obj in _public(importlib.import_module(name))
+               if not _declares(q, obj) and q not in UNCONSTRAINED]
+    assert not missing, f"public functions or classes without @validate (declare them, or say why in UNCONSTRAINED): " \
+                        f"{missing}"
+    public = {q for name in OWNED for q, _ in _public(importlib.import_module(name))}
+    assert set(UNCONSTRAINED) <= public, set(UNCONSTRAINED) - public
 
 
 def _fail_site(info) -> tuple[str, int]:

@@ -227,9 +227,23 @@ def test_validate_checks_and_converts_positional_keyword_and_default_arguments()
         _scaled()
 
 
-def test_validate_refuses_a_constraint_on_an_unknown_parameter():
+def test_validate_refuses_a_constraint_on_an_unknown_or_starred_parameter():
     with pytest.raises(TypeError, match=re.escape("has no parameter(s) ['m']")):
         validate(m=Int(1))(lambda n: n)
+    with pytest.raises(TypeError, match="cannot check"):
+        validate(rest=Int(1))(lambda n, *rest: n)
+
+
+def test_validate_finds_arguments_before_varargs_and_among_keywords():
+    @validate(seed=Int(0), scale=Real(0))
+    def seeded(seed, *key, scale=1.0, **extra):
+        return seed, key, scale, extra
+
+    assert seeded(np.int64(3), 1, 2, scale=2, tag="t") == (3, (1, 2), 2.0, {"tag": "t"})
+    with pytest.raises(ValueError, match=r"^seed must be an integer >= 0, got -1$"):
+        seeded(-1, 5)
+    with pytest.raises(ValueError, match=r"^scale must be"):
+        seeded(0, scale=-1)
 
 
 @validate(size=Int(1), rate=Real(0, 1))
