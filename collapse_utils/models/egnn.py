@@ -9,21 +9,18 @@ network ``eps_theta(x_t, t, graph)`` of the GeoDiff-like diffusion model in :mod
 - **Edges**: every ordered pair of atoms of one molecule (molecules have at most ~20 heavy atoms, so at most 380
   edges). Each edge carries the bond type one-hot (no bond, single, double, triple, aromatic) and the bucket of the
   graph distance (1, 2, 3 or more than 3 bonds apart); the current distance enters every message through
-  ``||x_i - x_j||^2`` and a Gaussian radial-basis expansion of ``||x_i - x_j||`` (Schuett et al. 2017), which
-  lowered the bond-length error of generated conformers by about a quarter at equal training time. This unites
+  ``||x_i - x_j||^2`` and a Gaussian radial-basis expansion of ``||x_i - x_j||`` (Schuett et al. 2017). This unites
   GeoDiff's two edge sets (local: bonds up to order 3; global: spatial neighbours within a 10 Angstrom cutoff, which
   covers whole small molecules) in one fully connected graph per molecule.
 - **Layers**: ``m_ij = phi_e(h_i, h_j, a_ij, ||x_i - x_j||^2, rbf_ij)``,
   ``x_i <- x_i + mean_j (x_i - x_j) / (||x_i - x_j|| + 1) * phi_x(m_ij)`` (difference vectors normalized for
   stability, as in the EGNN code of Hoogeboom et al. 2022), ``h_i <- h_i + phi_h(h_i, mean_j m_ij)``. The edge
-  MLP uses ReLU (on one CPU thread SiLU costs 5-15x more per element, and edges dominate the cost), the node MLP
-  SiLU.
+  MLP uses ReLU (cheaper than SiLU on a CPU, and edges dominate the cost), the node MLP SiLU.
 - **Output**: the layers' total coordinate displacement ``D = x_L - x_t`` (a sum of terms ``(x_i - x_j) phi(m_ij)``:
   translation invariant, rotation and reflection equivariant) is read as the step from ``x_t`` to the denoised
   ``sqrt(alpha_bar) x_0_hat``, so the predicted noise is ``eps_hat = -D / sqrt(1 - alpha_bar)``, centred per
   molecule because the diffusion noise lives in the zero-centre-of-mass subspace. This "x_0 parameterization"
-  spares the network the 1/sigma gain that predicting the noise directly asks for at small noise; at equal training
-  time it cut the bond-length error of generated conformers about 3x (0.14 -> 0.04 Angstrom).
+  spares the network the 1/sigma gain that predicting the noise directly asks for at small noise.
 
 Molecules of different sizes are batched by flattening their atoms (``graph_index`` tells each atom's molecule) and
 concatenating their edge lists; sums over neighbours use ``index_add_`` (no torch_geometric). Molecules in one batch
@@ -57,7 +54,7 @@ class EGNNConfig:
     ``hidden`` features per atom and message, ``n_layers`` message-passing layers, ``n_atom_types`` one-hot width
     (must exceed every atom-type index of the data; spare room costs nothing), ``time_features`` sinusoidal features
     of ``log sigma``, ``n_rbf`` Gaussian radial basis functions of the distance with centres from 0 to ``rbf_max``
-    Angstrom. The defaults are the ``ci`` network (64 wide ran ~3x slower per step on one CPU thread).
+    Angstrom. The defaults are the ``ci`` network.
     """
 
     hidden: int = 32
