@@ -41,12 +41,16 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     if high == math.inf:
-        return f"> {low:g}" if low_open else f">= {low:g}"
+        return f"> {_num(low)}" if low_open else f">= {_num(low)}"
     if low == -math.inf:
-        return f"< {high:g}" if high_open else f"<= {high:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"< {_num(high)}" if high_open else f"<= {_num(high)}"
+    return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
 
 
 def _inside(x, low, high, low_open, high_open) -> bool:

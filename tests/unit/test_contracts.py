@@ -4,8 +4,9 @@ Every function, method and dataclass that declares its inputs with ``@validate``
 For each constrained parameter, the other parameters get valid values and this one gets values its constraint must
 reject (wrong type, a bool, NaN, inf, out of range, wrong shape, empty, repeated); the call must raise a ValueError
 that starts with the parameter's name (``"<name> must be <allowed>, got <value>"``). The checks that relate several
-parameters live in the function bodies (``fail``); each has one case in ``RULES``, and a last test makes sure that
-every ``fail`` call of the modules listed in ``OWNED`` is reached by one of them.
+parameters live in the function bodies (``fail``); each has one case in ``RULES``, and a test makes sure that every
+``fail`` call of the modules listed in ``OWNED`` is reached by one of them. ``contracts.txt`` lists what every
+constrained parameter accepts, so that a constraint made weaker shows up in review.
 """
 
 from __future__ import annotations
@@ -198,6 +199,22 @@ def test_constrained_parameter_refuses_bad_values_naming_itself(qualname, param)
         with pytest.raises(ValueError, match=rf"^{re.escape(param)} must be ") as info:
             _call(func, lead, func.constraints, param, bad)
         assert "got" in str(info.value), (param, bad)
+
+
+CONTRACT_FILE = Path(__file__).with_name("contracts.txt")
+"""Every constrained parameter and what it accepts, one line each: the public contract, reviewed as a whole. The
+test above derives its bad values from the constraints, so it cannot see a constraint made weaker; this file can."""
+
+
+def contract_listing() -> str:
+    return "".join(f"{qualname.removeprefix('collapse_utils.')}({param}): "
+                   f"{getattr(ENTRY_POINTS[qualname][0].constraints[param], 'allowed', '?')}\n"
+                   for qualname, param in CASES)
+
+
+def test_the_contract_is_the_reviewed_one():
+    """An intended change: rewrite the file with ``python tests/unit/test_contracts.py`` (package on the path)."""
+    assert contract_listing() == CONTRACT_FILE.read_text(encoding="utf-8")
 
 
 def test_the_valid_stand_ins_pass_their_constraints():
@@ -575,3 +592,8 @@ def test_every_rule_of_the_owned_modules_has_a_case():
             if not any(p == path and start <= line <= end for p, line in reached):
                 missing.append(f"{name} line {start}")
     assert not missing, f"fail(...) calls without a case in RULES: {missing}"
+
+
+if __name__ == "__main__":
+    CONTRACT_FILE.write_text(contract_listing(), encoding="utf-8")
+    print(f"wrote {len(CASES)} lines to {CONTRACT_FILE.name}")
