@@ -13,7 +13,6 @@ molecules of :mod:`collapse_utils.data.conformers` have 10-20 heavy atoms, and :
 puts the real-vs-real baseline of the default data (20 training conformers per molecule scored against 8 held-out
 ones) at COV-R 74% (mean; median 88%) and MAT-R 0.63 Å, so that both gains and losses show; Gaussian point clouds of
 the data's size (:func:`noise_conformers`) score COV-R 0% and MAT-R 3.4 Å.
-Used by ``notebooks/diffusion_conformers.ipynb``.
 
 RMSD is the symmetry-aware aligned RMSD of :func:`rdkit.Chem.rdMolAlign.GetBestRMS` (minimum over the molecule's
 graph automorphisms, with conjugated terminal groups such as ``C(=O)O`` symmetrized, of the Kabsch RMSD without
@@ -29,11 +28,14 @@ from functools import lru_cache
 import numpy as np
 
 from collapse_utils.data.conformers import BOND_TYPES, Conformer, MoleculeGraph, _heavy_mol, _rdkit
+from collapse_utils.validation import Instance, Int, OneOf, Optional, Real, RealArray, fail, validate
 
 DEFAULT_THRESHOLD = 0.75
 """δ of COV in Å for molecules of 10-20 heavy atoms (GeoDiff: 0.5 Å on QM9, 1.25 Å on GEOM-Drugs)."""
 
 _TERMINAL = "[O,N;D1;$([O,N;D1]-[*]=[O,N;D1]),$([O,N;D1]=[*]-[O,N;D1])]~[*]"
+_THRESHOLD = Real(0, low_open=True)  # δ of COV in Å
+_BOND_TYPE = Optional(OneOf(*BOND_TYPES))
 
 
 @lru_cache(maxsize=256)
@@ -53,14 +55,16 @@ def _automorphisms(smiles: str, max_matches: int) -> np.ndarray:
 def _stack(name: str, confs, n_atoms: int) -> np.ndarray:
     """Coordinates of ``confs`` (arrays or :class:`Conformer`) as a float64 ``(m, n_atoms, 3)`` array."""
     items = [c.coords if hasattr(c, "coords") else c for c in confs]
-    x = np.asarray(items, dtype=float) if len(items) else np.zeros((0, n_atoms, 3))
-    if x.ndim != 3 or x.shape[1:] != (n_atoms, 3) or len(x) == 0:
-        raise ValueError(f"{name} must be a non-empty list of ({n_atoms}, 3) coordinate arrays, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} must hold finite coordinates, got NaN or inf")
+    try:
+        x = np.asarray(items, dtype=float) if len(items) else np.zeros((0, n_atoms, 3))
+    except (TypeError, ValueError):
+        x = np.zeros((0,))
+    if x.ndim != 3 or x.shape[1:] != (n_atoms, 3) or len(x) == 0 or not np.isfinite(x).all():
+        fail(name, f"a non-empty list of ({n_atoms}, 3) arrays of finite coordinates (the molecule's atoms)", confs)
     return x
 
 
+@validate(graph=Instance(MoleculeGraph), max_matches=Int(1))
 def rmsd_matrix(graph: MoleculeGraph, generated, reference, *, max_matches: int = 10_000) -> np.ndarray:
     """Aligned heavy-atom RMSD (Å) of every generated conformer to every reference conformer of one molecule.
 
@@ -80,10 +84,6 @@ def rmsd_matrix(graph: MoleculeGraph, generated, reference, *, max_matches: int 
         ``(n_generated, n_reference)``: ``min`` over automorphisms ``π`` of the Kabsch RMSD between ``C[π]`` and
         ``R`` (rotation and translation, no reflection), as :func:`rdkit.Chem.rdMolAlign.GetBestRMS`.
     """
-    if not isinstance(graph, MoleculeGraph):
-        raise ValueError(f"graph must be a MoleculeGraph, got {type(graph).__name__}")
-    if isinstance(max_matches, bool) or not isinstance(max_matches, (int, np.integer)) or max_matches < 1:
-        raise ValueError(f"max_matches must be an integer >= 1, got {max_matches!r}")
     n = graph.n_atoms
     gen = _stack("generated", generated, n)
     ref = _stack("reference", reference, n)
@@ -91,7 +91,7 @@ def rmsd_matrix(graph: MoleculeGraph, generated, reference, *, max_matches: int 
     ref = ref - ref.mean(axis=1, keepdims=True)
     sq = (gen**2).sum(axis=(1, 2))[:, None] + (ref**2).sum(axis=(1, 2))[None, :]
     best = np.full((len(gen), len(ref)), np.inf)
-    for perm in _automorphisms(graph.smiles, int(max_matches)):
+    for perm in _automorphisms(graph.smiles, max_matches):
         h = np.einsum("gni,rnj->grij", gen[:, perm], ref)  # covariance of each pair
         s = np.linalg.svd(h, compute_uv=False)
         s[..., 2] *= np.sign(np.linalg.det(h))  # a proper rotation: flip the smallest axis if H reflects
@@ -99,6 +99,7 @@ def rmsd_matrix(graph: MoleculeGraph, generated, reference, *, max_matches: int 
     return np.sqrt(np.maximum(best, 0.0) / n)  # max: rounding can leave -1e-15 for identical shapes
 
 
+@validate(rmsd=RealArray(0, ndim=2), threshold=_THRESHOLD)
 def coverage_matching(rmsd, threshold: float = DEFAULT_THRESHOLD) -> tuple[float, float]:
     """COV-R and MAT-R (GeoDiff, Sec. 5.1) of one molecule from its ``(n_generated, n_reference)`` RMSD matrix.
 
@@ -115,31 +116,27 @@ def coverage_matching(rmsd, threshold: float = DEFAULT_THRESHOLD) -> tuple[float
     cov_r, mat_r
         Fraction of references covered, and the mean over references of the smallest RMSD to a generated conformer.
     """
-    r = np.asarray(rmsd, dtype=float)
-    if r.ndim != 2 or 0 in r.shape or not np.isfinite(r).all() or (r < 0).any():
-        raise ValueError(f"rmsd must be a non-empty 2-D array of finite numbers >= 0, got shape {r.shape}")
-    if isinstance(threshold, bool) or not np.isscalar(threshold) or not np.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be a finite number > 0 (Å), got {threshold!r}")
-    nearest = r.min(axis=0)
+    nearest = rmsd.min(axis=0)
     return float((nearest <= threshold).mean()), float(nearest.mean())
 
 
-def _check_item(name: str, c, n_mols: int) -> int:
-    """``c.mol`` of a conformer (any object with ``mol`` and ``coords``), or a ValueError."""
+def _mol_of(name: str, c, n_mols: int) -> int:
+    """``c.mol`` of a conformer (any object with ``mol`` and ``coords``); fails unless it indexes the graphs."""
     mol = getattr(c, "mol", None)
     if not hasattr(c, "coords") or isinstance(mol, bool) or not isinstance(mol, (int, np.integer)) \
             or not 0 <= mol < n_mols:
-        raise ValueError(f"{name} must hold Conformer objects with mol in [0, {n_mols}), got {c!r}")
+        fail(name, f"Conformer objects with mol in [0, {n_mols}) (indices into graphs)", c)
     return int(mol)
 
 
 def _by_molecule(name: str, confs: Sequence[Conformer], n_mols: int) -> list[list[Conformer]]:
     groups: list[list[Conformer]] = [[] for _ in range(n_mols)]
     for c in confs:
-        groups[_check_item(name, c, n_mols)].append(c)
+        groups[_mol_of(name, c, n_mols)].append(c)
     return groups
 
 
+@validate(threshold=_THRESHOLD)
 def conformer_metrics(graphs: Sequence[MoleculeGraph], generated: Sequence[Conformer],
                       reference: Sequence[Conformer], threshold: float = DEFAULT_THRESHOLD) -> dict[str, float]:
     """GeoDiff's COV and MAT (recall and precision) averaged over molecules, and the bond-length distance.
@@ -169,11 +166,11 @@ def conformer_metrics(graphs: Sequence[MoleculeGraph], generated: Sequence[Confo
         if not rs:
             continue
         if not gs:
-            raise ValueError(f"generated holds no conformer of {g.name!r}, which has {len(rs)} references")
+            fail("generated", f"conformers of every molecule with references ({g.name!r} has {len(rs)})", generated)
         r = rmsd_matrix(g, gs, rs)
         scores.append(coverage_matching(r, threshold) + coverage_matching(r.T, threshold))
     if not scores:
-        raise ValueError("reference must hold at least one conformer")
+        fail("reference", "at least one conformer", reference)
     s = np.array(scores)
     out = {}
     for k, name in enumerate(("cov_r", "mat_r", "cov_p", "mat_p")):
@@ -183,24 +180,24 @@ def conformer_metrics(graphs: Sequence[MoleculeGraph], generated: Sequence[Confo
     return out
 
 
+@validate(bond_type=_BOND_TYPE)
 def bond_lengths(graphs: Sequence[MoleculeGraph], conformers: Sequence[Conformer],
                  bond_type: str | None = None) -> np.ndarray:
     """Lengths (Å) of all bonds of all ``conformers``, or only of bonds of ``bond_type`` (one of ``BOND_TYPES``).
 
     Returns a 1-D float64 array, conformer by conformer in the order given, bonds in each graph's order.
     """
-    if bond_type is not None and bond_type not in BOND_TYPES:
-        raise ValueError(f"bond_type must be None or one of {BOND_TYPES}, got {bond_type!r}")
     graphs = tuple(graphs)
     out = []
     for c in conformers:
-        g = graphs[_check_item("conformers", c, len(graphs))]
+        g = graphs[_mol_of("conformers", c, len(graphs))]
         bonds = g.bonds if bond_type is None else g.bonds[g.bond_types == BOND_TYPES.index(bond_type)]
         x = _stack("conformers", [c], g.n_atoms)[0]
         out.append(np.linalg.norm(x[bonds[:, 0]] - x[bonds[:, 1]], axis=1))
     return np.concatenate(out) if out else np.zeros(0)
 
 
+@validate(bond_type=_BOND_TYPE)
 def bond_length_distance(graphs: Sequence[MoleculeGraph], generated: Sequence[Conformer],
                          reference: Sequence[Conformer], bond_type: str | None = None) -> float:
     """1-Wasserstein distance (Å) between the bond-length distributions of ``generated`` and ``reference``.
@@ -213,11 +210,12 @@ def bond_length_distance(graphs: Sequence[MoleculeGraph], generated: Sequence[Co
     a = bond_lengths(graphs, generated, bond_type)
     b = bond_lengths(graphs, reference, bond_type)
     if a.size == 0 or b.size == 0:
-        raise ValueError(f"generated and reference must hold bonds of type {bond_type or 'any'}, got {a.size} and "
-                         f"{b.size}")
+        fail("bond_type", f"a type of bond that generated and reference hold (they hold {a.size} and {b.size})",
+             bond_type)
     return float(wasserstein_distance(a, b))
 
 
+@validate(rng=Instance(np.random.Generator))
 def noise_conformers(graphs: Sequence[MoleculeGraph], like: Sequence[Conformer],
                      rng: np.random.Generator) -> list[Conformer]:
     """A chance baseline for the metrics: one Gaussian point cloud per conformer of ``like``, of the same size.
@@ -225,12 +223,10 @@ def noise_conformers(graphs: Sequence[MoleculeGraph], like: Sequence[Conformer],
     Each output has i.i.d. normal coordinates scaled to the root-mean-square radius of its model conformer, centred
     at the origin: what a diffusion sampler returns if it learned nothing but the data's scale.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     graphs = tuple(graphs)
     out = []
     for c in like:
-        m = _check_item("like", c, len(graphs))
+        m = _mol_of("like", c, len(graphs))
         x = _stack("like", [c], graphs[m].n_atoms)[0]
         radius = np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean())
         z = rng.standard_normal(x.shape)

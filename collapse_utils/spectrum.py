@@ -12,7 +12,7 @@ and the target's coordinates in the feature eigenbasis as ``c_k^2 ~ k^-delta`` w
 residual energy ``R(k)`` is read off the sample directly (``||y||^2 / N`` minus the energy in the first ``k - 1``
 eigenvectors), which is much less noisy than single coefficients ``a_k^2``, and it has no truncation bias: the sample
 basis is complete, so the energy the top eigenvectors miss is all counted. Sample eigenvalues track the population
-ones only for ``k << N``; the fit range is the caller's stated choice. Used by ``notebooks/mnist_krr.ipynb``.
+ones only for ``k << N``; the fit range is the caller's stated choice.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from collapse_utils.validation import IntArray, RealArray, fail, validate
+
+_RANGE = IntArray(1)  # k_range: (k_lo, k_hi), 1-based eigen-indices
 
 
 @dataclass(frozen=True)
@@ -43,41 +47,40 @@ class PowerLawFit:
         """The fitted ``R(k) = exp(log_scale_res) k^(-2 beta r)``."""
         return np.exp(self.log_scale_res) * np.asarray(k, dtype=float) ** (-2 * self.beta * self.r)
 
+    @validate(k_range=_RANGE)
     def refit(self, k_range: tuple[int, int]) -> PowerLawFit:
         """The same spectrum and target fitted over another ``k_range`` (no new eigendecomposition)."""
         return _fit_laws(self.eigenvalues, self.residual, k_range)
 
 
-def _fit(k: np.ndarray, values: np.ndarray, what: str) -> tuple[float, float]:
+def _fit(k: np.ndarray, values: np.ndarray, what: str, k_range) -> tuple[float, float]:
     if np.any(values <= 0):
-        raise ValueError(f"{what} must be > 0 on the fit range to fit a power law; shrink k_range")
+        fail("k_range", f"a range where {what} is > 0 to fit a power law (shrink it)", k_range)
     slope, intercept = np.polyfit(np.log(k), np.log(values), 1)
     return float(-slope), float(intercept)
 
 
-def _check_k_range(k_range, N: int) -> tuple[int, int]:
-    try:
-        k_lo, k_hi = (int(v) for v in k_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"k_range must be a pair of integers (k_lo, k_hi), got {k_range!r}") from None
-    if not 1 <= k_lo < k_hi < N or (k_lo, k_hi) != tuple(k_range):
-        raise ValueError(f"k_range must be integers with 1 <= k_lo < k_hi < N = {N}, got {k_range!r}")
-    return k_lo, k_hi
+def _pair(k_range: np.ndarray, N: int) -> tuple[int, int]:
+    """``(k_lo, k_hi)``; fails unless ``1 <= k_lo < k_hi < N``."""
+    if k_range.size != 2 or not k_range[0] < k_range[1] < N:
+        fail("k_range", f"a pair (k_lo, k_hi) with 1 <= k_lo < k_hi < N = {N}", k_range)
+    return int(k_range[0]), int(k_range[1])
 
 
-def _fit_laws(evals: np.ndarray, residual: np.ndarray, k_range) -> PowerLawFit:
-    k_lo, k_hi = _check_k_range(k_range, evals.size)
+def _fit_laws(evals: np.ndarray, residual: np.ndarray, k_range: np.ndarray) -> PowerLawFit:
+    k_lo, k_hi = _pair(k_range, evals.size)
     k = np.arange(k_lo, k_hi + 1, dtype=float)
     rows = slice(k_lo - 1, k_hi)
-    beta, log_scale_eig = _fit(k, evals[rows], "the eigenvalues of G / N")
-    s, log_scale_res = _fit(k, residual[rows], "the residual energy of y")
+    beta, log_scale_eig = _fit(k, evals[rows], "the eigenvalues of G / N", k_range)
+    s, log_scale_res = _fit(k, residual[rows], "the residual energy of y", k_range)
     if beta < 1e-6:
-        raise ValueError(f"the eigenvalues do not decay on k_range={k_range!r} (fitted beta = {beta:.3g})")
+        fail("k_range", f"a range where the eigenvalues decay (fitted beta = {beta:.3g})", k_range)
     r = s / (2 * beta)
     return PowerLawFit(beta=beta, r=r, delta=1 + beta * (2 * r - 1), k_range=(k_lo, k_hi), eigenvalues=evals,
                        residual=residual, log_scale_eig=log_scale_eig, log_scale_res=log_scale_res)
 
 
+@validate(G=RealArray(square=True), y=RealArray(ndim=1), k_range=_RANGE)
 def estimate_power_law(G, y, *, k_range: tuple[int, int] = (10, 200)) -> PowerLawFit:
     """Estimate ``(beta, r)`` from the Gram matrix ``G`` of ``N`` sample points and the target ``y`` there.
 
@@ -98,14 +101,10 @@ def estimate_power_law(G, y, *, k_range: tuple[int, int] = (10, 200)) -> PowerLa
         residual energy ``R(k)``; ``delta = 1 + beta (2 r - 1)`` (Dohmatob et al. 2024, §5, the source condition
         ``c_j ~ j^-delta/2``).
     """
-    G = np.asarray(G, dtype=float)
-    if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] < 3 or not np.all(np.isfinite(G)):
-        raise ValueError(f"G must be a square matrix of finite numbers with at least 3 rows, got shape {G.shape}")
     N = G.shape[0]
-    y = np.asarray(y, dtype=float)
-    if y.shape != (N,) or not np.all(np.isfinite(y)):
-        raise ValueError(f"y must be a finite vector of shape ({N},), got shape {y.shape}")
-    _check_k_range(k_range, N)
+    if y.shape != (N,):
+        fail("y", f"one target value per point of G, shape ({N},)", y)
+    _pair(k_range, N)  # before the eigendecomposition
     evals, evecs = np.linalg.eigh(G / N)
     evals, evecs = np.ascontiguousarray(evals[::-1]), evecs[:, ::-1]
     a2 = (evecs.T @ y) ** 2 / N

@@ -4,7 +4,6 @@ The accumulate paper reports only test cross-entropy; the language-model chapter
 samples themselves: how long the stories are, how many distinct words and word pairs/triples they use, and, for the
 synthetic language whose law is known, how many generated stories are grammatical at all and how likely they are
 under the true law. Compare sets of the **same size**: distinct-n-gram ratios fall as a set grows.
-Used by ``notebooks/language_models.ipynb``.
 """
 
 from __future__ import annotations
@@ -13,16 +12,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Int, fail, validate
 
 
+@validate(n=Int(1), eos_id=Int(0))
 def distinct_ngrams(stories: Sequence[np.ndarray], n: int, *, eos_id: int = 0) -> float:
     """Number of distinct ``n``-grams divided by the number of ``n``-grams in ``stories`` (Li et al. 2016's distinct-n).
 
     The end-of-story token is removed first; n-grams do not cross story boundaries. Returns NaN when no story has
     ``n`` tokens.
     """
-    check_int("n", n, 1)
     seen, total = set(), 0
     for story in stories:
         s = np.asarray(story)
@@ -35,6 +34,7 @@ def distinct_ngrams(stories: Sequence[np.ndarray], n: int, *, eos_id: int = 0) -
     return len(seen) / total if total else float("nan")
 
 
+@validate(eos_id=Int(0))
 def story_stats(stories: Sequence[np.ndarray], *, eos_id: int = 0,
                 true_nll: Callable[[list[np.ndarray]], np.ndarray] | None = None,
                 valid_words: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> dict[str, float]:
@@ -60,7 +60,7 @@ def story_stats(stories: Sequence[np.ndarray], *, eos_id: int = 0,
         of each story's words the grammar reads before its first error) their mean, ``valid_words``.
     """
     if len(stories) == 0:
-        raise ValueError("stories must hold at least one story")
+        fail("stories", "a non-empty sequence of token stories", stories)
     lengths = np.array([len(s) for s in stories], dtype=float)
     tokens = np.concatenate([np.asarray(s) for s in stories])
     out = {"mean_length": float(lengths.mean()), "vocab_used": float(len(np.unique(tokens[tokens != eos_id]))),

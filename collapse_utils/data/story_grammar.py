@@ -33,8 +33,7 @@ Texts are written in the canonical spacing of :func:`collapse_utils.data.tokeniz
 The default language (:data:`DEFAULT_GRAMMAR`) has 348 word types (punctuation included), stories of 33 to ~110
 tokens (about 69 on average, end-of-story token included) and an entropy of about 0.60 nats per word token
 (:func:`entropy_per_token` on 20,000 samples). Sampling or parsing 5,000 stories takes well under a second.
-
-Used by ``notebooks/language_models.ipynb``.
+Its words, templates and weights are data, in :mod:`collapse_utils.data.story_words`.
 """
 
 from __future__ import annotations
@@ -43,22 +42,28 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
+from collapse_utils.data import story_words
 from collapse_utils.data.tokenizer import join_words, split_words
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Instance, Int, Optional, Real, Strings, fail, validate
 
 Derivation = tuple[int, ...]
 """The index of the option taken at each choice point of a story, in the order the story is read."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the lexicon: words and templates
+# the lexicon: words and templates (the chapter's are in story_words.py)
 # ---------------------------------------------------------------------------------------------------------------
 
+_PROBABILITY = Real(0, 1, low_open=True, high_open=True)
+_GENERATOR = Instance(np.random.Generator)
+_TEXT = Instance(str)
 
+
+@validate(key=Instance(str), text=Instance(str), weight=Real(0, low_open=True))
 @dataclass(frozen=True)
 class Event:
     """A middle-event template of the Markov chain.
@@ -88,6 +93,8 @@ class Event:
     can_end: bool = True
 
 
+@validate(max_events=Int(1), end_prob=_PROBABILITY, zipf=Real(0, 5), pronoun_prob=_PROBABILITY,
+          colour_prob=_PROBABILITY)
 @dataclass(frozen=True)
 class StoryLexicon:
     """Words, templates and the Markov-chain settings of a story language.
@@ -137,11 +144,35 @@ class StoryLexicon:
     setups: tuple[str, ...]
     events: tuple[Event, ...]
     endings: tuple[str, ...]
-    max_events: int = 6
-    end_prob: float = 0.3
-    zipf: float = 0.5
-    pronoun_prob: float = 0.6
-    colour_prob: float = 0.3
+    max_events: int
+    end_prob: float
+    zipf: float
+    pronoun_prob: float
+    colour_prob: float
+
+    def __post_init__(self):
+        for name in (*_WORD_LISTS, "openings", "setups", "endings", "events"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or (not value and name != "animals"):
+                fail(name, "a non-empty tuple" if name != "animals" else "a tuple", value)
+        for name in _WORD_LISTS:
+            words = getattr(self, name)
+            if len(set(words)) != len(words) or not all(isinstance(w, str) and re.fullmatch(r"[A-Za-z]+", w)
+                                                        for w in words):
+                fail(name, "distinct single words of letters", words)
+        for name in ("girl_names", "boy_names"):
+            if len(getattr(self, name)) < 2:
+                fail(name, "at least 2 names (a friend's name differs from the hero's)", getattr(self, name))
+        if set(self.girl_names) & set(self.boy_names):
+            fail("boy_names", "names that are not girls' names", sorted(set(self.girl_names) & set(self.boy_names)))
+        if set(self.colours) & set(self.toys):
+            fail("toys", "words that are not colours", sorted(set(self.colours) & set(self.toys)))
+        keys = [e.key for e in self.events if isinstance(e, Event)]
+        if len(keys) != len(self.events) or len(set(keys)) != len(keys) or not any(e.opens for e in self.events):
+            fail("events", "Event objects with distinct keys, at least one with opens=True", self.events)
+        unknown = sorted({k for e in self.events for k in e.follows or () if k not in keys})
+        if unknown:
+            fail("events", f"events whose follows name known events (not {unknown})", self.events)
 
 
 _WORD_LISTS = ("girl_names", "boy_names", "animals", "traits", "toys", "colours", "places", "feelings", "sads", "joys",
@@ -164,113 +195,10 @@ _LEADING_SLOTS = frozenset({"He", "His", "Name", "Friend"})  # slots that may id
 _SLOT_RE = re.compile(r"^\{(\w+)\}$")
 
 
-DEFAULT_LEXICON = StoryLexicon(
-    girl_names=("Lily", "Sue", "Mia", "Amy", "Lucy", "Anna", "Emma", "Sara", "Kate", "Zoe", "Ella", "Rose", "Ruby",
-                "Jane", "Molly", "Daisy", "Sophie", "Grace", "Chloe", "Nina", "Lisa", "Mary", "Julia", "Hannah",
-                "Kim"),
-    boy_names=("Tom", "Ben", "Max", "Sam", "Tim", "Jack", "Leo", "Bob", "Jake", "Finn", "Joe", "Dan", "Alex", "Luke",
-               "Noah", "Oliver", "Henry", "Ryan", "Mark", "Kevin", "Billy", "Jimmy", "Peter", "Paul", "Timmy"),
-    animals=("cat", "dog", "bunny", "bird", "bear", "duck", "frog", "mouse", "puppy", "fox", "lion", "pig", "horse",
-             "sheep", "turtle"),
-    traits=("little", "kind", "happy", "brave", "shy", "curious", "small", "funny", "good", "sweet", "smart",
-            "silly"),
-    toys=("ball", "kite", "doll", "car", "teddy", "book", "hat", "boat", "drum", "balloon", "truck", "train",
-          "robot", "block", "bike", "puzzle", "crayon", "shell", "blanket", "wagon", "bucket", "whistle"),
-    colours=("red", "blue", "big", "green", "yellow", "pink", "small", "shiny", "purple", "soft", "new",
-             "white", "black", "brown"),
-    places=("park", "garden", "beach", "forest", "lake", "farm", "zoo", "hill", "river", "pond", "store",
-            "school", "playground", "meadow", "town", "library"),
-    feelings=("happy", "excited", "proud", "tired", "surprised", "calm", "curious", "hungry", "sleepy", "silly"),
-    sads=("sad", "scared", "lonely", "upset", "worried", "grumpy"),
-    joys=("happy", "glad", "proud", "thankful", "cheerful", "joyful"),
-    spots=("bed", "table", "tree", "chair", "rock", "bush", "sofa", "box", "bench", "basket"),
-    foods=("cookie", "cake", "banana", "pie", "sandwich", "muffin", "carrot", "peach", "cupcake", "pear"),
-    games=("tag", "catch", "house", "pretend", "chase", "hopscotch"),
-    parents=("mom", "dad", "grandma", "grandpa", "sister", "brother"),
-    fixers=("glue", "tape", "string", "care"),
-    weathers=("rain", "snow"),
-    answers=("Yes", "Sure", "Okay", "Thanks"),
-    moves=("went", "ran", "walked", "hopped", "skipped", "raced"),
-    times=("day", "morning", "afternoon", "evening"),
-    hows=("happily", "quietly", "carefully", "slowly", "proudly", "gently"),
-    things=("castle", "tower", "house", "fort", "bridge", "nest"),
-    materials=("sand", "blocks", "sticks", "boxes", "stones", "leaves"),
-    tastes=("yummy", "sweet", "warm", "big", "fresh", "tasty"),
-    openings=(
-        "Once upon a time , there was a {trait} {kind} named {Name} .",
-        "There was once a {trait} {kind} named {Name} .",
-        "Long ago , there lived a {trait} {kind} named {Name} .",
-        "In a small town , there lived a {trait} {kind} named {Name} .",
-    ),
-    setups=(
-        "{Name} had a {colour} {toy} .",
-        "{He} loved {his} {colour} {toy} very much .",
-        "Every day , {he} played with {his} {colour} {toy} .",
-        "{His} favorite toy was a {colour} {toy} .",
-    ),
-    events=(
-        Event("go", "One {time} , {who} {move} to the {place} with {his} {thetoy} .", weight=3.0),
-        Event("play", "{He} played {how} with {his} {thetoy} at the {place} .", weight=2.0),
-        Event("meet", "Then {who} saw a {adj} {fkind} named {Friend} .", weight=2.0,
-              follows=("talk", "share", "build", "race")),
-        Event("talk", "\" Do you want to play with my {toy} ? \" {Name} asked {Friend} .", follows=("reply",),
-              can_end=False),
-        Event("reply", "{Friend} said , \" {answer} , {Name} ! \"", opens=False),
-        Event("share", "{Name} and {Friend} played {game} at the {place} ."),
-        Event("build", "Together , {Name} and {Friend} built a {thing} out of {material} ."),
-        Event("race", "Before lunch , {Name} and {Friend} {move} to the {place} ."),
-        Event("hug", "With a smile , {Friend} gave {Name} a big hug ."),
-        Event("lose", "Suddenly , {who} could not find {his} {thetoy} !", weight=1.5,
-              follows=("search", "cry", "find", "help"), can_end=False),
-        Event("wind", "A strong wind blew {his} {thetoy} into a {spot} !", follows=("cry", "help", "find"),
-              can_end=False),
-        Event("take", "Just then , a {animal} came and took {his} {thetoy} !", follows=("search", "cry", "help"),
-              can_end=False),
-        Event("search", "So {who} looked under the {spot} and behind the {spot} .", opens=False,
-              follows=("find", "cry", "help"), can_end=False),
-        Event("cry", "Poor {Name} felt {sad} and began to cry .", opens=False, follows=("search", "find", "help"),
-              can_end=False),
-        Event("find", "At last , {who} found {his} {thetoy} near the {spot} .", opens=False),
-        Event("help", "But {Friend} helped {him} get the {toy} back .", opens=False),
-        Event("break", "Oh no ! {His} {toy} broke into two pieces .", follows=("fix", "cry"), can_end=False),
-        Event("fix", "Luckily , {his} {parent} fixed the {toy} with some {fixer} .", opens=False),
-        Event("eat", "Later , {who} ate a {taste} {food} with {his} {parent} ."),
-        Event("weather", "Soon , it began to {weather} , so {he} {move} home ."),
-        Event("animal", "While {who} was at the {place} , {who} saw a big {animal} ."),
-        Event("show", "Next , {who} {how} showed {his} {thetoy} to {his} {parent} ."),
-        Event("feel", "After that , {Name} felt very {feeling} ."),
-        Event("paint", "Afterwards , {who} painted a picture of a {adj} {animal} ."),
-        Event("chores", "Sometimes {who} helped {his} {parent} make a {food} ."),
-    ),
-    endings=(
-        "In the end , {Name} was very {joy} .",
-        "From that day on , {Name} and {Friend} were best friends .",
-        "That night , {who} went to sleep with {his} {thetoy} .",
-        "It was the best {time} ever for {Name} .",
-        "Now {Name} goes to the {place} every day .",
-    ),
-)
-"""The chapter's story language."""
-
-
-def tiny_lexicon(max_events: int = 2) -> StoryLexicon:
-    """A small lexicon whose stories can all be listed (:meth:`StoryGrammar.enumerate_stories`), for tests.
-
-    It keeps the default templates of the lost-toy and friend events (so the Markov chain, ``can_end`` and the friend
-    rules are exercised), one or two words per list, and at most ``max_events`` events.
-    """
-    keep = {"go", "meet", "hug", "lose", "search", "find", "help"}
-    events = tuple(replace(e, follows=None if e.follows is None else tuple(k for k in e.follows if k in keep))
-                   for e in DEFAULT_LEXICON.events if e.key in keep)
-    return StoryLexicon(
-        girl_names=("Lily", "Sue"), boy_names=("Tom", "Ben"), animals=(), traits=("little",), toys=("ball", "kite"),
-        colours=("red",), places=("park", "beach"), feelings=("happy",), sads=("sad",), joys=("happy", "glad"),
-        spots=("bed", "tree"), foods=("cake",), games=("tag",), parents=("mom",), fixers=("glue",),
-        weathers=("rain",), answers=("Yes",), moves=("went", "ran"), times=("day",), hows=("happily",),
-        things=("castle",), materials=("sand",), tastes=("yummy",),
-        openings=DEFAULT_LEXICON.openings[:2], setups=DEFAULT_LEXICON.setups[:2], events=events,
-        endings=DEFAULT_LEXICON.endings[:2], max_events=max_events, end_prob=0.4, zipf=1.0,
-    )
+DEFAULT_LEXICON = StoryLexicon(**story_words.WORD_LISTS, openings=story_words.OPENINGS, setups=story_words.SETUPS,
+                               events=tuple(Event(**e) for e in story_words.EVENTS), endings=story_words.ENDINGS,
+                               **story_words.SETTINGS)
+"""The chapter's story language, built from the words, templates and weights of :mod:`story_words`."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -285,7 +213,7 @@ class _Choice:
 
     def __init__(self, words: Sequence[str], weights: Sequence[float]):
         if len(set(words)) != len(words):
-            raise ValueError(f"the options of a choice point must be distinct words, got {list(words)}")
+            fail("lexicon", "distinct options at each choice point (an animal named like a kind?)", list(words))
         w = np.asarray(weights, dtype=float)
         p = w / w.sum()
         cum = np.cumsum(p)
@@ -348,11 +276,10 @@ class _Replayer(_Sampler):
         if k == len(self.given):
             if self.branch:
                 raise _Branch(len(words))
-            raise _NotAStory(f"the derivation ends after {k} choices, before the story does")
+            fail("derivation", f"a complete derivation (it ends after {k} choices, before the story does)", self.given)
         i = self.given[k]
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(words):
-            raise _NotAStory(f"choice {k} of the derivation must be an option index in 0 .. {len(words) - 1}, "
-                             f"got {i!r}")
+            fail("derivation", f"option indices; choice {k} is one of 0 .. {len(words) - 1}", self.given)
         i = int(i)
         self.out.append(words[i])
         self.deriv.append(i)
@@ -408,8 +335,6 @@ class _Template:
 
 def _compile(text: str, event: Event | None = None) -> _Template:
     tokens = text.split()
-    if not tokens:
-        raise ValueError("a template must not be empty")
     slots = []
     for t in tokens:
         m = _SLOT_RE.match(t)
@@ -417,13 +342,13 @@ def _compile(text: str, event: Event | None = None) -> _Template:
             name = m.group(1)
             if name not in _ONCE_SLOTS and name not in _PRONOUNS and name not in _FREE_SLOTS \
                     and name not in _VARIANT_SLOTS:
-                raise ValueError(f"unknown slot {t} in template {text!r}")
+                fail("template", f"known slots only, not {t}", text)
             slots.append(name)
         elif "{" in t or "}" in t or split_words(t) != [t]:
-            raise ValueError(f"template token {t!r} in {text!r} must be one word or one punctuation mark")
-    lead_match = _SLOT_RE.match(tokens[0])
-    if lead_match and lead_match.group(1) not in _LEADING_SLOTS:
-        raise ValueError(f"a template must start with a fixed word or {{He}}, {{His}}, {{Name}}, {{Friend}}: {text!r}")
+            fail("template", f"words, punctuation marks and slots separated by spaces, not {t!r}", text)
+    lead_match = _SLOT_RE.match(tokens[0]) if tokens else None
+    if not tokens or (lead_match and lead_match.group(1) not in _LEADING_SLOTS):
+        fail("template", "non-empty, starting with a fixed word or {He}, {His}, {Name}, {Friend}", text)
     segments: list[tuple] = []
     for t in tokens[1:]:
         m = _SLOT_RE.match(t)
@@ -435,7 +360,7 @@ def _compile(text: str, event: Event | None = None) -> _Template:
             segments.append((False, (t,)))
     introduces = "fkind" in slots
     if introduces and (slots.index("fkind") > min(slots.index(s) for s in _FRIEND_SLOTS & set(slots))):
-        raise ValueError(f"{{fkind}} must come before the other friend slots: {text!r}")
+        fail("template", "one that introduces the friend with {fkind} before the other friend slots", text)
     needs = bool(_FRIEND_SLOTS & set(slots)) and not introduces
     return _Template(lead=lead_match.group(1) if lead_match else tokens[0], lead_is_slot=bool(lead_match),
                      rest=tuple(segments), event=event, needs_friend=needs, introduces_friend=introduces)
@@ -459,6 +384,7 @@ class StoryGrammar:
         Words, templates and Markov-chain settings; :data:`DEFAULT_LEXICON` is the chapter's language.
     """
 
+    @validate(lexicon=Instance(StoryLexicon))
     def __init__(self, lexicon: StoryLexicon = DEFAULT_LEXICON):
         self.lexicon = lexicon
         self._validate(lexicon)
@@ -469,7 +395,7 @@ class StoryGrammar:
             [*lexicon.openings, *lexicon.setups, *(e.text for e in lexicon.events), *lexicon.endings])))
         for slot, list_name in _FREE_SLOTS.items():
             if slot in self._slots_used and list_name not in self._lists:
-                raise ValueError(f"lexicon.{list_name} must not be empty: the templates use {{{slot}}}")
+                fail(f"lexicon.{list_name}", f"non-empty: the templates use {{{slot}}}", getattr(lexicon, list_name))
         girls, boys, animals = lexicon.girl_names, lexicon.boy_names, lexicon.animals
         self._female = frozenset(girls)
         kinds = ("girl", "boy", *animals)
@@ -494,76 +420,33 @@ class StoryGrammar:
 
     @staticmethod
     def _validate(lex: StoryLexicon) -> None:
-        if not isinstance(lex, StoryLexicon):
-            raise ValueError(f"lexicon must be a StoryLexicon, got {type(lex).__name__}")
-        for f in fields(lex):
-            value = getattr(lex, f.name)
-            if f.name in _WORD_LISTS or f.name in ("openings", "setups", "endings", "events"):
-                if not isinstance(value, tuple) or (not value and f.name not in ("animals",)):
-                    raise ValueError(f"lexicon.{f.name} must be a non-empty tuple, got {value!r}")
-            if f.name in _WORD_LISTS:
-                if len(set(value)) != len(value):
-                    raise ValueError(f"lexicon.{f.name} must not repeat words, got {value!r}")
-                for w in value:
-                    if not isinstance(w, str) or not re.fullmatch(r"[A-Za-z]+", w):
-                        raise ValueError(f"lexicon.{f.name} words must be single words of letters, got {w!r}")
-        names = lex.girl_names + lex.boy_names
-        if len(set(names)) != len(names):
-            raise ValueError("a name must not be both a girl's and a boy's name")
-        check_int("lexicon.max_events", lex.max_events, 1)
-        if isinstance(lex.end_prob, bool) or not isinstance(lex.end_prob, (int, float)) or not 0 < lex.end_prob < 1:
-            raise ValueError(f"lexicon.end_prob must be a number with 0 < end_prob < 1, got {lex.end_prob!r}")
-        for name in ("pronoun_prob", "colour_prob"):
-            value = getattr(lex, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ValueError(f"lexicon.{name} must be a number with 0 < {name} < 1, got {value!r}")
-        both = sorted(set(lex.colours) & set(lex.toys))
-        if both:
-            raise ValueError(f"a word must not be both a colour and a toy, got {both}")
-        for name in ("girl_names", "boy_names"):
-            if len(getattr(lex, name)) < 2:
-                raise ValueError(f"lexicon.{name} must hold at least 2 names (a friend's name differs from the "
-                                 f"hero's), got {getattr(lex, name)!r}")
-        if not isinstance(lex.zipf, (int, float)) or not 0 <= lex.zipf <= 5 or isinstance(lex.zipf, bool):
-            raise ValueError(f"lexicon.zipf must be a number in [0, 5], got {lex.zipf!r}")
-        keys = [e.key for e in lex.events]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"lexicon.events keys must be distinct, got {keys}")
-        for e in lex.events:
-            if not isinstance(e, Event):
-                raise ValueError(f"lexicon.events must hold Event objects, got {e!r}")
-            if not isinstance(e.weight, (int, float)) or not e.weight > 0:
-                raise ValueError(f"event {e.key!r}: weight must be > 0, got {e.weight!r}")
-            for k in e.follows or ():
-                if k not in keys:
-                    raise ValueError(f"event {e.key!r}: follows names an unknown event {k!r}")
-        if not any(e.opens for e in lex.events):
-            raise ValueError("at least one event must have opens=True")
+        """The rules on templates that the engine's slots define (the lexicon checks its own fields)."""
         for t in lex.openings:
             slots = re.findall(r"\{(\w+)\}", t)
             if "kind" not in slots or "Name" not in slots or slots.index("kind") > slots.index("Name"):
-                raise ValueError(f"every opening must introduce the hero with {{kind}} before {{Name}}: {t!r}")
+                fail("lexicon.openings", "templates that introduce the hero with {kind} before {Name}", t)
             early = [x for x in slots[:slots.index("Name")] if x not in ("kind", "trait") and x not in _FREE_SLOTS]
             if early:
-                raise ValueError(f"an opening must not use {{{early[0]}}} before {{Name}}: {t!r}")
+                fail("lexicon.openings", f"templates that use no {{{early[0]}}} before {{Name}}", t)
         for t in (*lex.openings, *lex.setups):
             if _FRIEND_SLOTS & set(re.findall(r"\{(\w+)\}", t)):
-                raise ValueError(f"openings and setups must not mention the friend: {t!r}")
+                fail("lexicon.setups", "templates (and openings) that do not mention the friend", t)
         fixed_leads = [t.split()[0] for t in (*(e.text for e in lex.events), *lex.endings)]
         if len(set(fixed_leads)) != len(fixed_leads):
-            raise ValueError(f"events and endings must start with distinct words (the first word tells which "
-                             f"template comes next), got {fixed_leads}")
+            fail("lexicon.events", "templates that, with the endings, start with distinct words (the first word tells "
+                                   "which template comes next)", fixed_leads)
         all_leads = fixed_leads + [t.split()[0] for t in (*lex.openings, *lex.setups)]
+        names = lex.girl_names + lex.boy_names
         clash = {w for w in all_leads if not _SLOT_RE.match(w)} & (set(names) | {"He", "She", "His", "Her"})
         if clash:
-            raise ValueError(f"a template's first word must not be a name or He, She, His, Her (the words of the "
-                             f"slots that may start a template), got {sorted(clash)}")
+            fail("lexicon", "templates whose first word is not a name or He, She, His, Her (the words of the slots "
+                            "that may start a template)", sorted(clash))
 
     def _template_choice(self, templates: list[_Template], weights) -> tuple:
         leads = [t.lead for t in templates]
         fixed = [t.lead for t in templates if not t.lead_is_slot]
         if len(set(leads)) != len(leads) or len(set(fixed)) != len(fixed):
-            raise ValueError(f"templates of one choice point must start with distinct words, got {leads}")
+            fail("lexicon", "templates that start with distinct words at each choice point", leads)
         # the option words of a template choice are its templates' first words, resolved at each use (_lead)
         return tuple(templates), _Choice([f"#{i}" for i in range(len(templates))],
                                          weights if weights is not None else [1.0] * len(templates))
@@ -588,10 +471,10 @@ class StoryGrammar:
         endings = [t for t in self._endings if self._allowed(t, friend)]
         may_end = prev is not None and prev.event.can_end  # and then, thanks to _can_close, candidates or endings
         if not candidates and not may_end:
-            raise ValueError("the Markov chain of events is stuck: no first event can reach an event after which "
-                             f"the story may end within max_events={lex.max_events} events")
+            fail("lexicon.events", f"a chain in which some first event reaches an event after which the story may "
+                                   f"end within max_events = {lex.max_events} events", [e.key for e in lex.events])
         if may_end and not endings:
-            raise ValueError("no ending is possible without a friend: give an ending without friend slots")
+            fail("lexicon.endings", "one ending at least without friend slots", lex.endings)
         p_end = 0.0 if not may_end else (1.0 if not candidates else lex.end_prob)
         templates, weights = [], []
         if candidates:
@@ -692,9 +575,7 @@ class StoryGrammar:
         choice = self._friend_choice.get(key)
         if choice is None:
             names, weights = self._names[fkind]
-            keep = [i for i, n in enumerate(names) if n != hero]
-            if not keep:
-                raise ValueError(f"no name is left for a friend of kind {fkind!r} besides the hero's {hero!r}")
+            keep = [i for i, n in enumerate(names) if n != hero]  # never empty: each list holds two names or more
             choice = _Choice([names[i] for i in keep], [weights[i] for i in keep])
             self._friend_choice[key] = choice
         return choice
@@ -714,11 +595,9 @@ class StoryGrammar:
 
     # -- public API ----------------------------------------------------------------------------------------------
 
+    @validate(n=Int(1), rng=_GENERATOR)
     def sample_with_derivations(self, n: int, rng: np.random.Generator) -> list[tuple[str, Derivation]]:
         """``n`` independent stories with their derivations (see :meth:`sample`)."""
-        n = check_int("n", n, 1)
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         ch = _Sampler(rng)
         out = []
         for _ in range(n):
@@ -727,6 +606,7 @@ class StoryGrammar:
             out.append((join_words(ch.out), tuple(ch.deriv)))
         return out
 
+    @validate(n=Int(1), rng=_GENERATOR)
     def sample(self, n: int, rng: np.random.Generator) -> list[str]:
         """``n`` independent stories drawn from the grammar.
 
@@ -750,30 +630,29 @@ class StoryGrammar:
                              f"before {join_words(tokens[parser.pos:parser.pos + 6])!r}")
         return parser
 
+    @validate(text=_TEXT)
     def parse(self, text: str) -> Derivation:
         """The derivation of a story: the option taken at each choice point; a ValueError if ``text`` is no story."""
         return tuple(self._parse(text).deriv)
 
+    @validate(text=_TEXT)
     def log_prob(self, text: str) -> float:
         """The exact natural-log probability of the story ``text`` (its end included); ``-inf`` if it is no story.
 
         Use :meth:`parse` to learn why a text is not a story. A non-str ``text`` is a ValueError.
         """
-        if not isinstance(text, str):
-            raise ValueError(f"text must be a str, got {type(text).__name__}")
         try:
             return self._parse(text).logp
         except ValueError:
             return -math.inf
 
+    @validate(text=_TEXT)
     def valid_prefix(self, text: str) -> int:
         """Number of words of ``text`` the grammar reads before its first error (all of them for a story).
 
         A story of the language returns ``len(split_words(text))``; a text that is a story followed by more words
         returns the story's length. Measures how far a generated text stays grammatical.
         """
-        if not isinstance(text, str):
-            raise ValueError(f"text must be a str, got {type(text).__name__}")
         parser = _Parser(split_words(text))
         try:
             self._run(parser)
@@ -781,10 +660,9 @@ class StoryGrammar:
             pass
         return parser.pos
 
+    @validate(texts=Strings(nonempty=False))
     def true_nll(self, texts: Sequence[str]) -> np.ndarray:
         """Negative log-probability of each story, in nats (``inf`` for a text outside the language)."""
-        if isinstance(texts, str):
-            raise ValueError("texts must be a sequence of stories, got a single str")
         return np.array([-self.log_prob(t) for t in texts], dtype=float)
 
     def generate(self, derivation: Sequence[int]) -> str:
@@ -792,11 +670,12 @@ class StoryGrammar:
         ch = _Replayer(tuple(derivation))
         self._run(ch)
         if len(ch.deriv) != len(ch.given):
-            raise ValueError(f"the derivation has {len(ch.given)} choices but its story ends after {len(ch.deriv)}")
+            fail("derivation", f"as long as its story, which ends after {len(ch.deriv)} choices", ch.given)
         return join_words(ch.out)
 
+    @validate(max_stories=Int(1))
     def enumerate_stories(self, max_stories: int = 200_000) -> list[tuple[str, float]]:
-        """Every story of the language with its probability, for small lexicons (e.g. :func:`tiny_lexicon`).
+        """Every story of the language with its probability, for small lexicons (the unit tests' tiny one).
 
         Parameters
         ----------
@@ -808,7 +687,6 @@ class StoryGrammar:
         list of (text, probability)
             In depth-first order of the derivations; the probabilities sum to one.
         """
-        max_stories = check_int("max_stories", max_stories, 1)
         out: list[tuple[str, float]] = []
         stack: list[tuple[int, ...]] = [()]
         while stack:
@@ -821,7 +699,7 @@ class StoryGrammar:
                 continue
             out.append((join_words(ch.out), math.exp(ch.logp)))
             if len(out) > max_stories:
-                raise ValueError(f"the language has more than max_stories={max_stories} stories")
+                fail("max_stories", "at least the number of stories of the language", max_stories)
         return out
 
     def vocabulary(self) -> tuple[str, ...]:
@@ -873,6 +751,7 @@ class EntropyEstimate:
     mean_nll: float  # nats per story
 
 
+@validate(texts=Strings(), grammar=Optional(Instance(StoryGrammar)))
 def entropy_per_token(texts: Sequence[str], grammar: StoryGrammar | None = None, tokenizer=None) -> EntropyEstimate:
     """The true negative log-likelihood per token of ``texts`` under ``grammar``.
 
@@ -894,8 +773,6 @@ def entropy_per_token(texts: Sequence[str], grammar: StoryGrammar | None = None,
     EntropyEstimate
         ``per_token = sum(-log p) / sum(tokens)`` and the delta-method standard error of that ratio.
     """
-    if isinstance(texts, str) or len(texts) == 0:
-        raise ValueError("texts must be a non-empty sequence of stories")
     grammar = DEFAULT_GRAMMAR if grammar is None else grammar
     nll = np.array([-grammar._parse(t).logp for t in texts])
     if tokenizer is None:

@@ -10,8 +10,6 @@ Records are rows with a ``"text"`` field, one story each. :func:`load_tinystorie
 when ``huggingface.co`` cannot be reached or the Hub is set offline, instead of hanging. :func:`load_tinystories_local`
 reads the same record format from a JSON-lines or JSON file with plain Python (the unit tests' fixture); both paths
 clean the stories the same way: surrounding whitespace stripped, empty stories dropped.
-
-Used by ``notebooks/language_models.ipynb``.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Instance, Int, OneOf, Optional, Real, fail, validate
 
 DATASET = "roneneldan/TinyStories"
 SPLITS = ("train", "validation")
@@ -31,14 +29,18 @@ HUB_HOST = "huggingface.co"
 _OFFLINE_VARS = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
 _OFFLINE_HINT = ("the offline default corpus is the synthetic story grammar (COLLAPSE_CORPUS=synthetic); "
                  "or pass source=<path of a JSON-lines file of {\"text\": ...} records>")
+_SPLIT = OneOf(*SPLITS)
+_COUNT = Optional(Int(1))  # n: keep the first n stories, or all
+_PATH = Instance((str, os.PathLike))
 
 
+@validate(n=_COUNT)
 def clean_stories(texts: Iterable, *, n: int | None = None) -> list[str]:
     """Strip each story of surrounding whitespace, drop empty ones, keep the first ``n`` (all if ``None``)."""
     out = []
     for text in texts:
         if not isinstance(text, str):
-            raise ValueError(f"a story's text must be a str, got {type(text).__name__}")
+            fail("texts", "stories whose text is a str", text)
         text = text.strip()
         if text:
             out.append(text)
@@ -47,6 +49,7 @@ def clean_stories(texts: Iterable, *, n: int | None = None) -> list[str]:
     return out
 
 
+@validate(timeout=Real(0, low_open=True))
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether a TCP connection to ``huggingface.co:443`` opens within ``timeout`` seconds (name lookup included).
 
@@ -68,12 +71,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return bool(result) and result[0]
 
 
-def _check_split(split: str) -> str:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return split
-
-
+@validate(split=_SPLIT, n=_COUNT, source=_PATH, timeout=Real(0, 60, low_open=True))
 def load_tinystories(split: str = "train", *, n: int | None = None, source: str | os.PathLike = "hf",
                      timeout: float = 3.0, streaming: bool | None = None) -> list[str]:
     """Stories of one TinyStories split, from the Hugging Face Hub or a local file of the same records.
@@ -105,15 +103,8 @@ def load_tinystories(split: str = "train", *, n: int | None = None, source: str 
         If ``HF_DATASETS_OFFLINE`` or ``HF_HUB_OFFLINE`` is set, or ``huggingface.co`` cannot be reached within
         ``timeout`` seconds.
     """
-    split = _check_split(split)
-    if n is not None:
-        n = check_int("n", n, 1)
     if source != "hf":
-        if not isinstance(source, (str, os.PathLike)):
-            raise ValueError(f"source must be 'hf' or a path, got {source!r}")
         return load_tinystories_local(source, split=split, n=n)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 60:
-        raise ValueError(f"timeout must be a number of seconds in (0, 60], got {timeout!r}")
     try:
         import datasets
     except ImportError as err:
@@ -132,6 +123,7 @@ def load_tinystories(split: str = "train", *, n: int | None = None, source: str 
     return clean_stories((row["text"] for row in rows), n=n)
 
 
+@validate(path=_PATH, split=Optional(_SPLIT), n=_COUNT)
 def load_tinystories_local(path: str | os.PathLike, *, split: str | None = None, n: int | None = None) -> list[str]:
     """Stories from a local file of TinyStories records (``{"text": ...}``), read with plain Python.
 
@@ -150,13 +142,9 @@ def load_tinystories_local(path: str | os.PathLike, *, split: str | None = None,
     list of str
         The stories, cleaned as by :func:`load_tinystories`.
     """
-    if split is not None:
-        split = _check_split(split)
-    if n is not None:
-        n = check_int("n", n, 1)
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"path must be an existing file of TinyStories records, got {str(path)!r}")
+        fail("path", "an existing file of TinyStories records", str(path))
     raw = path.read_text(encoding="utf-8")
     if raw.lstrip().startswith("["):
         records = json.loads(raw)

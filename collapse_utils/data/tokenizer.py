@@ -13,8 +13,6 @@ counts every id. Round trips are exact: ``decode(encode(text)) == text``.
 - :class:`BPETokenizer` wraps a byte-level BPE of the Hugging Face ``tokenizers`` library (as GPT-2's tokenizer), with
   ``<|endoftext|>`` as the end-of-story token and the vocabulary size 8000 of the accumulate paper's TinyStories runs
   (Gerstgrasser et al. 2024, Section 3) by default.
-
-Used by ``notebooks/language_models.ipynb``.
 """
 
 from __future__ import annotations
@@ -22,23 +20,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from collapse_utils.validation import check_int
+from collapse_utils.validation import Instance, Int, Strings, fail, validate
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
 _NO_SPACE_BEFORE = frozenset(".,!?")
 
 
+_TEXT = Instance(str)
+
+
+@validate(text=_TEXT)
 def split_words(text: str) -> list[str]:
     """The word tokens of ``text``: runs of letters or digits, and each other non-space character on its own.
 
     ``"Lily said, \\"Hi!\\""`` gives ``['Lily', 'said', ',', '"', 'Hi', '!', '"']``. Spaces are dropped; the canonical
     spacing is restored by :func:`join_words`.
     """
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
     return _WORD_RE.findall(text)
 
 
+@validate(tokens=Strings(nonempty=False))
 def join_words(tokens: Sequence[str]) -> str:
     """Join word tokens with single spaces, except before ``. , ! ?`` and inside quotation marks.
 
@@ -61,25 +62,13 @@ def join_words(tokens: Sequence[str]) -> str:
     return "".join(parts)
 
 
-def _check_texts(texts) -> list[str]:
-    if isinstance(texts, str):
-        raise ValueError("texts must be a sequence of str (one story each), got a single str")
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts must hold at least one story, got none")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(f"texts[{i}] must be a str, got {type(text).__name__}")
-    return texts
-
-
 def _ids_until_eos(ids: Iterable, eos_id: int, vocab_size: int) -> list[int]:
-    """The ids before the first end-of-story id, as ints; a ValueError for an id outside ``0 .. vocab_size - 1``."""
+    """The ids before the first end-of-story id, as ints; fails for an id outside ``0 .. vocab_size - 1``."""
     out = []
     for raw in ids:
         i = int(raw)
         if not 0 <= i < vocab_size:
-            raise ValueError(f"token id must be in 0 .. {vocab_size - 1}, got {i}")
+            fail("ids", f"token ids in 0 .. {vocab_size - 1}", i)
         if i == eos_id:
             break
         out.append(i)
@@ -95,20 +84,16 @@ class WordTokenizer:
 
     EOS = "<eos>"
 
+    @validate(words=Strings(nonempty=False))
     def __init__(self, words: Sequence[str]):
         """A tokenizer with ids ``0 = <eos>`` and ``1, 2, ...`` = ``words`` in the given order (use :meth:`train`)."""
-        words = list(words)
-        if self.EOS in words:
-            raise ValueError(f"words must not contain the end-of-story token {self.EOS!r}")
-        if len(set(words)) != len(words):
-            raise ValueError("words must be distinct")
-        for w in words:
-            if not isinstance(w, str) or split_words(w) != [w]:
-                raise ValueError(f"each word must be one token of split_words, got {w!r}")
+        if self.EOS in words or len(set(words)) != len(words) or any(split_words(w) != [w] for w in words):
+            fail("words", f"distinct tokens of split_words, without {self.EOS!r}", words)
         self._id_to_word = [self.EOS, *words]
         self._word_to_id = {w: i for i, w in enumerate(self._id_to_word)}
 
     @classmethod
+    @validate(texts=Strings(), extra_words=Strings(nonempty=False))
     def train(cls, texts: Iterable[str], *, extra_words: Iterable[str] = ()) -> WordTokenizer:
         """The vocabulary of ``texts`` plus ``extra_words``, sorted (so ids are deterministic), after ``<eos>`` = 0.
 
@@ -119,12 +104,9 @@ class WordTokenizer:
         extra_words
             Words to include even if the training texts lack them, e.g. ``StoryGrammar.vocabulary()``.
         """
-        texts = _check_texts(texts)
         vocab = set()
-        for text in texts:
+        for text in [*texts, *extra_words]:
             vocab.update(split_words(text))
-        for w in extra_words:
-            vocab.update(split_words(w) if isinstance(w, str) else [w])
         return cls(sorted(vocab))
 
     @property
@@ -142,19 +124,16 @@ class WordTokenizer:
         """The word of each id (``words[0] == '<eos>'``)."""
         return tuple(self._id_to_word)
 
+    @validate(text=_TEXT)
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` followed by ``eos_id``; a ValueError for an unknown word or non-canonical spacing."""
         tokens = split_words(text)
         if join_words(tokens) != text:
-            raise ValueError(f"text is not in the canonical spacing of join_words, so it would not round-trip: "
-                             f"{text[:80]!r}")
-        try:
-            ids = [self._word_to_id[t] for t in tokens]
-        except KeyError as err:
-            raise ValueError(f"unknown word {err.args[0]!r}: not in the tokenizer's vocabulary of "
-                             f"{self.vocab_size} tokens") from None
-        ids.append(0)
-        return ids
+            fail("text", "in the canonical spacing of join_words (so that it round-trips)", text)
+        unknown = [t for t in tokens if t not in self._word_to_id]
+        if unknown:
+            fail("text", f"words of the vocabulary of {self.vocab_size} tokens (unknown word {unknown[0]!r})", text)
+        return [*(self._word_to_id[t] for t in tokens), 0]
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of ``ids`` up to (not including) the first ``eos_id``."""
@@ -191,11 +170,12 @@ class BPETokenizer:
         """Wrap a trained ``tokenizers.Tokenizer`` whose vocabulary holds ``<|endoftext|>`` (use :meth:`train`)."""
         eos = backend.token_to_id(self.EOS)
         if eos is None:
-            raise ValueError(f"the tokenizer has no end-of-story token {self.EOS!r}")
+            fail("backend", f"a tokenizer whose vocabulary holds the end-of-story token {self.EOS!r}", backend)
         self.backend = backend
         self._eos_id = int(eos)
 
     @classmethod
+    @validate(texts=Strings(), vocab_size=Int(257), min_frequency=Int(1))
     def train(cls, texts: Iterable[str], *, vocab_size: int = 8000, min_frequency: int = 2) -> BPETokenizer:
         """Train a byte-level BPE of at most ``vocab_size`` tokens on ``texts`` (the training split only).
 
@@ -209,9 +189,6 @@ class BPETokenizer:
         min_frequency
             A pair merges only if it occurs at least this often, an integer >= 1.
         """
-        texts = _check_texts(texts)
-        vocab_size = check_int("vocab_size", vocab_size, 257)
-        min_frequency = check_int("min_frequency", min_frequency, 1)
         tk = _import_tokenizers()
         backend = tk.Tokenizer(tk.models.BPE())
         backend.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -232,22 +209,18 @@ class BPETokenizer:
         """The id of ``<|endoftext|>``."""
         return self._eos_id
 
+    @validate(text=_TEXT)
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` followed by ``eos_id``."""
-        if not isinstance(text, str):
-            raise ValueError(f"text must be a str, got {type(text).__name__}")
         return [*self.backend.encode(text, add_special_tokens=False).ids, self._eos_id]
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of ``ids`` up to (not including) the first ``eos_id``."""
         return self.backend.decode(_ids_until_eos(ids, self._eos_id, self.vocab_size), skip_special_tokens=False)
 
+    @validate(texts=Strings(nonempty=False))
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """:meth:`encode` of each text (the library encodes the batch in parallel)."""
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValueError(f"texts[{i}] must be a str, got {type(text).__name__}")
         encodings = self.backend.encode_batch(texts, add_special_tokens=False)
         return [[*e.ids, self._eos_id] for e in encodings]
 

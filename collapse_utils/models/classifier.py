@@ -14,19 +14,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from collapse_utils.models.common import minibatches, seeded, torch_seed
-from collapse_utils.validation import Int
+from collapse_utils.validation import Instance, Int, IntArray, RealArray, fail, validate
 
 
+@validate(images=RealArray(ndim=2), labels=IntArray(0), rng=Instance(np.random.Generator), epochs=Int(1))
 def fit_classifier(images, labels, rng: np.random.Generator, *, epochs: int = 15) -> nn.Module:
     """Train the MLP on real ``images`` (n x 784 in [0, 1]) and integer ``labels`` 0-9."""
+    if images.shape[1] != 784:
+        fail("images", "of shape (n, 784)", images)
+    if labels.shape != images.shape[:1] or labels.max() > 9:
+        fail("labels", f"{len(images)} digits 0-9, one per image", labels)
     x = torch.as_tensor(images, dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    if x.ndim != 2 or x.shape[1] != 784 or len(x) != len(y) or len(x) < 1:
-        raise ValueError(f"images (n, 784) and labels (n,) must match with n >= 1, got {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError(f"labels must be digits 0-9, got values from {int(y.min())} to {int(y.max())}")
-    epochs = Int(1)("epochs", epochs)
+    y = torch.as_tensor(labels, dtype=torch.long)
     seed = torch_seed(rng)
     model = seeded(lambda: nn.Sequential(nn.Linear(x.shape[1], 128), nn.ReLU(), nn.Linear(128, 10)), seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -39,11 +38,13 @@ def fit_classifier(images, labels, rng: np.random.Generator, *, epochs: int = 15
 
 
 @torch.no_grad()
+@validate(images=RealArray(ndim=2))
 def predict_proba(model: nn.Module, images) -> np.ndarray:
     """Softmax class probabilities, shape (n, 10)."""
     return F.softmax(model(torch.as_tensor(images, dtype=torch.float32)), dim=1).numpy()
 
 
+@validate(images=RealArray(ndim=2))
 def diversity(model: nn.Module, images) -> dict[str, float]:
     """Diversity of ``images`` as the classifier sees them.
 
@@ -51,8 +52,6 @@ def diversity(model: nn.Module, images) -> dict[str, float]:
     probability) and ``classes_present`` (number of classes predicted for at least 1% of the images).
     """
     proba = predict_proba(model, images)
-    if len(proba) < 1:
-        raise ValueError("images must hold at least one image")
     hist = np.bincount(proba.argmax(axis=1), minlength=10) / len(proba)
     nz = hist[hist > 0]
     return {"class_entropy": float(-(nz * np.log2(nz)).sum()), "confidence": float(proba.max(axis=1).mean()),

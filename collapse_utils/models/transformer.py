@@ -14,8 +14,7 @@ paper trains one epoch: each story is seen once). Initialization (GPT-2, also us
 weights, zero biases, and the projections that write into the residual stream scaled by ``1/sqrt(2 n_layer)``.
 
 :data:`PAPER_CONFIGS` holds the paper's four models (their parameter counts are checked in the unit tests);
-:data:`CI_CONFIGS` small ones for the ``ci`` profile. Used by ``collapse_utils.models.lm`` and the language-model
-chapter.
+:data:`CI_CONFIGS` small ones for the ``ci`` profile.
 """
 
 from __future__ import annotations
@@ -27,9 +26,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from collapse_utils.validation import Instance, Int, OneOf, fail, validate
+
 FAMILIES = ("gpt2", "llama")
 
 
+@validate(family=OneOf(*FAMILIES), vocab_size=Int(1), n_layer=Int(1), n_head=Int(1), d_model=Int(1), d_mlp=Int(1),
+          max_len=Int(1), eos_id=Int(0))
 @dataclass(frozen=True)
 class DecoderConfig:
     """Architecture of a decoder; ``max_len`` is the context length (number of positions).
@@ -47,19 +50,13 @@ class DecoderConfig:
     eos_id: int = 0
 
     def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_mlp", "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if self.d_model % self.n_head:
-            raise ValueError(f"n_head must divide d_model = {self.d_model}, got n_head = {self.n_head}")
+            fail("n_head", f"a divisor of d_model = {self.d_model}", self.n_head)
         if self.family == "llama" and self.head_dim % 2:
-            raise ValueError(f"rotary embeddings need an even head dimension d_model / n_head, got {self.head_dim}")
-        eos = self.eos_id
-        if isinstance(eos, bool) or not isinstance(eos, int) or not 0 <= eos < self.vocab_size:
-            raise ValueError(f"eos_id must be an integer in [0, {self.vocab_size - 1}], got {eos!r}")
+            fail("n_head", f"such that d_model / n_head is even (rotary embeddings), d_model = {self.d_model}",
+                 self.n_head)
+        if self.eos_id >= self.vocab_size:
+            fail("eos_id", f"< vocab_size = {self.vocab_size}", self.eos_id)
 
     @property
     def head_dim(self) -> int:
@@ -100,15 +97,16 @@ CI_CONFIGS: dict[str, DecoderConfig] = {
 }
 
 
+_CONFIGS = {**PAPER_CONFIGS, **CI_CONFIGS}
+
+
+@validate(name=OneOf(*sorted(_CONFIGS)))
 def decoder_config(name: str, **changes) -> DecoderConfig:
     """The named configuration of :data:`PAPER_CONFIGS` or :data:`CI_CONFIGS`, with fields replaced by ``changes``.
 
     Example: ``decoder_config("gpt2-d64", vocab_size=tokenizer.vocab_size, eos_id=tokenizer.eos_id)``.
     """
-    configs = {**PAPER_CONFIGS, **CI_CONFIGS}
-    if name not in configs:
-        raise ValueError(f"name must be one of {sorted(configs)}, got {name!r}")
-    return replace(configs[name], **changes)
+    return replace(_CONFIGS[name], **changes)
 
 
 class KVCache:
@@ -117,9 +115,10 @@ class KVCache:
     ``pos`` is the number of positions already stored; the model writes the new ones and advances it.
     """
 
+    @validate(config=Instance(DecoderConfig), batch_size=Int(1), max_len=Int(1))
     def __init__(self, config: DecoderConfig, batch_size: int, max_len: int, *, device=None, dtype=torch.float32):
-        if not 1 <= max_len <= config.max_len:
-            raise ValueError(f"max_len must be in [1, {config.max_len}], got {max_len!r}")
+        if max_len > config.max_len:
+            fail("max_len", f"<= the context of config.max_len = {config.max_len} positions", max_len)
         shape = (config.n_layer, 2, batch_size, config.n_head, max_len, config.head_dim)
         self.kv = torch.empty(shape, device=device, dtype=dtype)  # position >= pos is never read
         self.pos = 0
@@ -225,6 +224,7 @@ class Block(nn.Module):
 class Decoder(nn.Module):
     """A decoder-only language model: token ids (batch, T) -> next-token logits (batch, T, vocab_size)."""
 
+    @validate(config=Instance(DecoderConfig))
     def __init__(self, config: DecoderConfig):
         super().__init__()
         self.config = config
@@ -262,7 +262,7 @@ class Decoder(nn.Module):
         start = 0 if cache is None else cache.pos
         limit = self.config.max_len if cache is None else cache.max_len
         if start + T > limit:
-            raise ValueError(f"sequence length {start + T} exceeds the context of {limit} positions")
+            fail("idx", f"at most {limit - start} positions (the context holds {limit}, {start} of them cached)", T)
         x = self.tok_emb(idx)
         rope = None
         if self.pos_emb is not None:

@@ -14,7 +14,7 @@ Everything runs on one precomputed Gram matrix ``K`` over a finite set of points
 Speed (every shortcut exact): ``K`` is computed once and indexed; one chain per run serves every ``n`` and one learner
 design per run serves every ``n`` and every penalty (common random numbers: the learner's points and noise are shared
 across ``n``, and its designs are nested across ``T``); one eigendecomposition of the learner's Gram matrix per run
-and ``T`` gives every penalty (:class:`collapse_utils.kernels.KernelRidgePath`). Used by ``notebooks/mnist_krr.ipynb``.
+and ``T`` gives every penalty (:class:`collapse_utils.kernels.KernelRidgePath`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_utils.kernels import KernelRidgePath, krr_solve
-from collapse_utils.validation import check_int, check_nonneg, int_grid
+from collapse_utils.validation import Instance, Int, IntArray, Real, RealArray, fail, validate
 
 
 @dataclass(frozen=True)
@@ -54,51 +54,20 @@ class KRRRuns:
         return self.errors.std(axis=0, ddof=1) / np.sqrt(self.n_runs)
 
 
-def _check_indices(name: str, idx, N: int) -> np.ndarray:
-    idx = np.asarray(idx)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= N:
-        raise ValueError(f"{name} must be a non-empty 1-D array of indices in [0, {N}), got {idx!r}")
-    if len(np.unique(idx)) != idx.size:
-        raise ValueError(f"{name} must not repeat indices")
-    return idx.astype(np.int64)
+_GRAM = RealArray(square=True)
+_INDICES = IntArray(0, distinct=True)
+_GENERATOR = Instance(np.random.Generator)
 
 
-def _check_gram(K) -> np.ndarray:
-    K = np.asarray(K)
-    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] == 0:
-        raise ValueError(f"K must be a non-empty square Gram matrix, got shape {K.shape}")
-    return K
+def _within(N: int, **indices: np.ndarray) -> None:
+    """Fail unless every index array lies in ``[0, N)``, the points of the Gram matrix."""
+    for name, idx in indices.items():
+        if idx.size and idx.max() >= N:
+            fail(name, f"indices into the N = {N} points of K (< {N})", idx)
 
 
-def _check_gram_truth(K, truth) -> tuple[np.ndarray, np.ndarray]:
-    K = _check_gram(K)
-    truth = np.asarray(truth, dtype=float)
-    if truth.shape != (K.shape[0],) or not np.all(np.isfinite(truth)):
-        raise ValueError(f"truth must be a finite vector of shape ({K.shape[0]},), got shape {truth.shape}")
-    return K, truth
-
-
-def _check_penalties(lams, n_T: int) -> np.ndarray:
-    lams = np.asarray(lams, dtype=float)
-    if lams.ndim != 2 or lams.shape[0] != n_T or lams.shape[1] == 0 or not np.all(np.isfinite(lams)) \
-            or lams.min() <= 0:
-        raise ValueError(f"lams must be finite numbers > 0 of shape (len(Ts), n_penalties) = ({n_T}, k), "
-                         f"got shape {lams.shape}")
-    return lams
-
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _check_lam0(lam0) -> float:
-    if isinstance(lam0, bool) or not np.isscalar(lam0) or not np.isfinite(lam0) or lam0 <= 0:
-        raise ValueError(f"lam0 must be a finite number > 0, got {lam0!r}")
-    return float(lam0)
-
-
+@validate(K=_GRAM, truth=RealArray(ndim=1), designs=IntArray(0, ndim=2, nonempty=False), eval_idx=_INDICES,
+          lam0=Real(0, low_open=True), sigma0=Real(0), rng=_GENERATOR)
 def generator_chain(K, truth, designs, eval_idx, *, lam0: float, sigma0: float, rng: np.random.Generator) -> np.ndarray:
     """Values of the generators ``f_0 .. f_n`` at the points ``eval_idx``, shape ``(n + 1, len(eval_idx))``.
 
@@ -124,16 +93,13 @@ def generator_chain(K, truth, designs, eval_idx, *, lam0: float, sigma0: float, 
     Dohmatob et al. 2024, §3 and Appendix D.2 (Figure 4): the chain ``w_hat_{m+1} = fit(X_m, X_m w_hat_m + E_m)``
     with least squares replaced by kernel ridge regression.
     """
-    K, truth = _check_gram_truth(K, truth)
-    designs = np.asarray(designs)
-    if designs.ndim != 2 or not np.issubdtype(designs.dtype, np.integer) or (designs.size and (
-            designs.min() < 0 or designs.max() >= truth.size)):
-        raise ValueError(f"designs must be a 2-D integer array (generations x T0) of indices in [0, {truth.size}), "
-                         f"got shape {designs.shape}")
-    eval_idx = _check_indices("eval_idx", eval_idx, truth.size)
-    lam0 = _check_lam0(lam0)
-    sigma0 = check_nonneg("sigma0", sigma0)
-    rng = _check_rng(rng)
+    if truth.shape != (K.shape[0],):
+        fail("truth", f"one value per point of K, shape ({K.shape[0]},)", truth)
+    _within(K.shape[0], designs=designs, eval_idx=eval_idx)
+    return _generator_chain(K, truth, designs, eval_idx, lam0=lam0, sigma0=sigma0, rng=rng)
+
+
+def _generator_chain(K, truth, designs, eval_idx, *, lam0, sigma0, rng) -> np.ndarray:
     n, T0 = designs.shape
     out = np.empty((n + 1, eval_idx.size))
     out[0] = truth[eval_idx]
@@ -149,6 +115,8 @@ def generator_chain(K, truth, designs, eval_idx, *, lam0: float, sigma0: float, 
     return out
 
 
+@validate(K=_GRAM, labels=RealArray(ndim=2), learner_idx=_INDICES, test_idx=_INDICES, test_target=RealArray(ndim=1),
+          Ts=IntArray(1, distinct=True), lams=RealArray(0, low_open=True, ndim=2), sigma=Real(0), rng=_GENERATOR)
 def learner_test_errors(K, labels, learner_idx, test_idx, test_target, *, Ts, lams, sigma: float,
                         rng: np.random.Generator) -> np.ndarray:
     """Test MSE of kernel ridge learners on nested designs, shape ``(len(Ts), n_label_sets, n_penalties)``.
@@ -177,20 +145,19 @@ def learner_test_errors(K, labels, learner_idx, test_idx, test_target, *, Ts, la
     Kernel ridge in Dohmatob et al.'s form, ``c_hat = (G + lam T I)^{-1} Y`` (Appendix C), one eigendecomposition of
     ``G`` per ``T`` for every penalty and label set.
     """
-    K = _check_gram(K)
-    learner_idx = _check_indices("learner_idx", learner_idx, K.shape[0])
-    test_idx = _check_indices("test_idx", test_idx, K.shape[0])
-    labels, test_target = np.asarray(labels, dtype=float), np.asarray(test_target, dtype=float)
-    if labels.ndim != 2 or labels.shape[1] != learner_idx.size:
-        raise ValueError(f"labels must have shape (n_label_sets, {learner_idx.size}), got {labels.shape}")
+    _within(K.shape[0], learner_idx=learner_idx, test_idx=test_idx)
+    if labels.shape[1] != learner_idx.size:
+        fail("labels", f"of shape (n_label_sets, len(learner_idx) = {learner_idx.size})", labels)
     if test_target.shape != test_idx.shape:
-        raise ValueError(f"test_target must have shape {test_idx.shape}, got {test_target.shape}")
-    Ts = int_grid("Ts", Ts, 1)
+        fail("test_target", f"one value per test point, shape {test_idx.shape}", test_target)
     if Ts.max() > learner_idx.size:
-        raise ValueError(f"Ts must be <= len(learner_idx) = {learner_idx.size}, got max(Ts) = {Ts.max()}")
-    lams = _check_penalties(lams, Ts.size)
-    sigma = check_nonneg("sigma", sigma)
-    rng = _check_rng(rng)
+        fail("Ts", f"<= len(learner_idx) = {learner_idx.size}", Ts)
+    if lams.shape[0] != Ts.size:
+        fail("lams", f"one row of penalties per T, shape ({Ts.size}, n_penalties)", lams)
+    return _learner_test_errors(K, labels, learner_idx, test_idx, test_target, Ts=Ts, lams=lams, sigma=sigma, rng=rng)
+
+
+def _learner_test_errors(K, labels, learner_idx, test_idx, test_target, *, Ts, lams, sigma, rng) -> np.ndarray:
     noise = sigma * rng.standard_normal(learner_idx.size)
     K_test = K[test_idx]
     out = np.empty((len(Ts), labels.shape[0], lams.shape[1]))
@@ -204,6 +171,9 @@ def learner_test_errors(K, labels, learner_idx, test_idx, test_target, *, Ts, la
     return out
 
 
+@validate(K=_GRAM, truth=RealArray(ndim=1), pool_idx=_INDICES, test_idx=_INDICES, T0=Int(1),
+          ns=IntArray(0, distinct=True), Ts=IntArray(1, distinct=True), lams=RealArray(0, low_open=True, ndim=2),
+          lam0=Real(0, low_open=True), sigma0=Real(0), sigma=Real(0), n_runs=Int(2), rng=_GENERATOR)
 def simulate_krr_collapse(K, truth, *, pool_idx, test_idx, T0: int, ns, Ts, lams, lam0: float, sigma0: float,
                           sigma: float, n_runs: int, rng: np.random.Generator) -> KRRRuns:
     """Run the kernel fake-data chain and kernel ridge learner ``n_runs`` times (Dohmatob et al. 2024, Figure 4).
@@ -241,23 +211,19 @@ def simulate_krr_collapse(K, truth, *, pool_idx, test_idx, T0: int, ns, Ts, lams
     -------
     KRRRuns
     """
-    K, truth = _check_gram_truth(K, truth)
     N = K.shape[0]
-    pool_idx, test_idx = _check_indices("pool_idx", pool_idx, N), _check_indices("test_idx", test_idx, N)
+    if truth.shape != (N,):
+        fail("truth", f"one value per point of K, shape ({N},)", truth)
+    _within(N, pool_idx=pool_idx, test_idx=test_idx)
     if np.intersect1d(pool_idx, test_idx).size:
-        raise ValueError("pool_idx and test_idx must be disjoint (the test points are held out)")
-    T0 = check_int("T0", T0, 1)
-    ns, Ts = int_grid("ns", ns, 0), int_grid("Ts", Ts, 1)
-    lams = _check_penalties(lams, Ts.size)
-    lam0 = _check_lam0(lam0)
-    sigma0, sigma = check_nonneg("sigma0", sigma0), check_nonneg("sigma", sigma)
-    n_runs = check_int("n_runs", n_runs, 2)
-    rng = _check_rng(rng)
+        fail("test_idx", "disjoint from pool_idx (the test points are held out)", test_idx)
+    if lams.shape[0] != Ts.size:
+        fail("lams", f"one row of penalties per T, shape ({Ts.size}, n_penalties)", lams)
     n_max, T_max = int(ns.max()), int(Ts.max())
     need = n_max * T0 + T_max
     if pool_idx.size < need:
-        raise ValueError(f"pool_idx has {pool_idx.size} points; max(ns) * T0 + max(Ts) = {n_max} * {T0} + {T_max} "
-                         f"= {need} are needed (disjoint designs)")
+        fail("pool_idx", f"at least max(ns) * T0 + max(Ts) = {n_max} * {T0} + {T_max} = {need} points (disjoint "
+                         f"designs), {pool_idx.size} given", pool_idx)
 
     errors = np.empty((n_runs, Ts.size, ns.size, lams.shape[1]))
     gen_errors = np.empty((n_runs, ns.size))
@@ -266,10 +232,10 @@ def simulate_krr_collapse(K, truth, *, pool_idx, test_idx, T0: int, ns, Ts, lams
         perm = run_rng.permutation(pool_idx)
         designs = perm[: n_max * T0].reshape(n_max, T0)
         learner_idx = perm[n_max * T0: need]
-        values = generator_chain(K, truth, designs, np.concatenate([learner_idx, test_idx]), lam0=lam0,
-                                 sigma0=sigma0, rng=run_rng)[ns]
+        values = _generator_chain(K, truth, designs, np.concatenate([learner_idx, test_idx]), lam0=lam0,
+                                  sigma0=sigma0, rng=run_rng)[ns]
         at_learner, at_test = values[:, :T_max], values[:, T_max:]
         gen_errors[i] = np.mean((at_test - test_target) ** 2, axis=1)
-        errors[i] = learner_test_errors(K, at_learner, learner_idx, test_idx, test_target, Ts=Ts, lams=lams,
+        errors[i] = _learner_test_errors(K, at_learner, learner_idx, test_idx, test_target, Ts=Ts, lams=lams,
                                         sigma=sigma, rng=run_rng)
     return KRRRuns(Ts=Ts, ns=ns, lams=lams, errors=errors, generator_errors=gen_errors)

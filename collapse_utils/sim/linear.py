@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collapse_utils.policies import DataPolicy, PolicyNotImplementedError, rule
-from collapse_utils.validation import Int, Real, validate
+from collapse_utils.validation import Instance, Int, IntArray, Real, RealArray, fail, validate
 
 _BATCH = 128  # chains per vectorized batch: bounds memory at about _BATCH * n_iterations * T floats
 
@@ -65,16 +65,19 @@ class ChainErrors:
         return self.errors.std(axis=0, ddof=1) / np.sqrt(self.n_seeds)
 
 
+@validate(seed=Int(0), chain=Int(0))
 def chain_stream(seed: int, chain: int) -> np.random.Generator:
     """The random stream of chain ``chain``: design, truth and noise are drawn from it in that order."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chain,)))
 
 
+@validate(seed=Int(0), chain=Int(0))
 def subsample_stream(seed: int, chain: int) -> np.random.Generator:
     """The stream chain ``chain`` uses to draw Accumulate-Subsample's training rows."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chain, 1)))
 
 
+@validate(rng=Instance(np.random.Generator), d=Int(1), T=Int(1), n_iterations=Int(1), sigma2=Real(0))
 def draw_problem(rng: np.random.Generator, d: int, T: int, n_iterations: int, sigma2: float):
     """Draw one chain's design ``X`` (T x d, N(0,1)), truth ``w*`` (N(0, I/d), so ||w*||^2 ~ 1), and noise.
 
@@ -130,9 +133,9 @@ def simulate_linear_chains(
     """
     pols = [DataPolicy.parse(p) for p in policies]
     if not pols or len(set(pols)) != len(pols):
-        raise ValueError(f"policies must name at least one policy and no policy twice, got {pols!r}")
+        fail("policies", "at least one policy and no policy twice", pols)
     if T < d:
-        raise ValueError(f"T must be >= d for a unique OLS fit on the real data, got T={T}, d={d}")
+        fail("T", f">= d = {d} (a unique OLS fit on the real data)", T)
     algorithms = {p: _algorithm(p) for p in pols}
 
     errors = {p: np.empty((n_seeds, n_iterations)) for p in pols}
@@ -201,15 +204,18 @@ def _algorithm(policy: DataPolicy) -> str:
     raise PolicyNotImplementedError(policy, "collapse_utils.sim.linear")
 
 
+@validate(seed=Int(0))
 def setting_seed(seed: int, *key: int) -> int:
     """An independent root seed for one setting of a grid, from the chapter's seed and the setting's key.
 
     Without it, settings of different ``T`` would share streams (the first rows of a larger design would
     be the whole of a smaller one), and their Monte-Carlo errors would be correlated.
     """
-    return int(np.random.SeedSequence([Int(0)("seed", seed), *key]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, *key]).generate_state(1)[0])
 
 
+@validate(d=Int(1), Ts=IntArray(1, distinct=True), sigma2s=RealArray(0, ndim=1), n_iterations=Int(1), n_seeds=Int(2),
+          seed=Int(0))
 def simulate_grid(
     policies: Iterable[DataPolicy | str],
     *,
@@ -225,10 +231,9 @@ def simulate_grid(
     The streams depend on the setting's position in the grid (``setting_seed(seed, iT, iS)``), not on the
     policies, so two calls with the same grid and seed share the chains' designs and noise.
     """
-    Ts, sigma2s = list(Ts), list(sigma2s)
-    for name, values in (("Ts", Ts), ("sigma2s", sigma2s)):
-        if not values or len(set(values)) != len(values):
-            raise ValueError(f"{name} must be non-empty without repeated values, got {values!r}")
+    if len(np.unique(sigma2s)) != sigma2s.size:
+        fail("sigma2s", "without repeated values", sigma2s)
+    Ts, sigma2s = Ts.tolist(), sigma2s.tolist()
     return {
         (T, s2): simulate_linear_chains(policies, d=d, T=T, sigma2=s2, n_iterations=n_iterations,
                                         n_seeds=n_seeds, seed=setting_seed(seed, iT, iS))

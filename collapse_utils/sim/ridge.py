@@ -23,7 +23,6 @@ Speed, with every shortcut exact:
 The error splits exactly as ``w_pred - w0 = (Sigma_hat R - I) w0 + Sigma_hat R (w_hat_n - w0) + R X^T E / T``
 (``R = (Sigma_hat + lambda I)^{-1}``): learner bias, collapse (what the fake-data chain adds) and learner variance.
 Their cross terms have mean zero, so the three mean squared norms add up to the mean test error.
-Used by ``notebooks/ridge_collapse.ipynb``.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from collapse_utils.validation import check_int, check_nonneg, int_grid
+from collapse_utils.validation import Instance, Int, IntArray, OneOf, Real, RealArray, fail, validate
 
 PARTS = ("total", "bias", "variance", "collapse")
 
@@ -58,20 +57,21 @@ class RidgeRuns:
     def n_runs(self) -> int:
         return self.total.shape[0]
 
-    def _part(self, part: str) -> np.ndarray:
-        if part not in PARTS:
-            raise ValueError(f"part must be one of {PARTS}, got {part!r}")
-        return getattr(self, part)
-
+    @validate(part=OneOf(*PARTS))
     def mean(self, part: str = "total") -> np.ndarray:
         """Monte-Carlo mean over runs, shape ``(len(Ts), len(ns), len(lams))``."""
-        return self._part(part).mean(axis=0)
+        return getattr(self, part).mean(axis=0)
 
+    @validate(part=OneOf(*PARTS))
     def sem(self, part: str = "total") -> np.ndarray:
         """Standard error of :meth:`mean`."""
-        return self._part(part).std(axis=0, ddof=1) / np.sqrt(self.n_runs)
+        return getattr(self, part).std(axis=0, ddof=1) / np.sqrt(self.n_runs)
 
 
+_GENERATOR = Instance(np.random.Generator)
+
+
+@validate(rng=_GENERATOR, d=Int(1), T=Int(1))
 def bartlett_factor(rng: np.random.Generator, d: int, T: int) -> np.ndarray:
     """Lower-triangular ``A`` with ``A A^T ~ Wishart_d(I, T)`` (Bartlett decomposition; needs T >= d).
 
@@ -79,7 +79,11 @@ def bartlett_factor(rng: np.random.Generator, d: int, T: int) -> np.ndarray:
     ``Z^T Z`` for a ``T x d`` standard Gaussian ``Z``.
     """
     if T < d:
-        raise ValueError(f"the Bartlett decomposition needs T >= d, got T={T}, d={d}")
+        fail("T", f">= d = {d} (the Bartlett decomposition of a Wishart matrix)", T)
+    return _bartlett(rng, d, T)
+
+
+def _bartlett(rng: np.random.Generator, d: int, T: int) -> np.ndarray:
     A = np.tril(rng.standard_normal((d, d)), k=-1)
     A[np.diag_indices(d)] = np.sqrt(rng.chisquare(T - np.arange(d)))
     return A
@@ -95,8 +99,20 @@ def _pinv_solve(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return Q @ solve_triangular(R, y, trans="T")
 
 
+_EIGS = RealArray(0, low_open=True, ndim=1)
+_SAMPLING = OneOf("sufficient", "explicit")
+
+
+@validate(rng=_GENERATOR, eigs=_EIGS, w0=RealArray(ndim=1), T0=Int(1), sigma0=Real(0), n_max=Int(0),
+          sampling=_SAMPLING)
 def generator_chain(rng, eigs, w0, T0, sigma0, n_max, *, shared, sampling) -> np.ndarray:
-    """``w_hat_0 .. w_hat_{n_max}`` of one run, shape ``(n_max + 1, d)``; ``w_hat_0 = w0``."""
+    """``w_hat_0 .. w_hat_{n_max}`` of one run, shape ``(n_max + 1, d)``; ``w_hat_0 = w0`` (in Sigma's eigenbasis)."""
+    if w0.shape != eigs.shape:
+        fail("w0", f"of the shape of eigs, {eigs.shape}", w0)
+    return _generator_chain(rng, eigs, w0, T0, sigma0, n_max, shared=shared, sampling=sampling)
+
+
+def _generator_chain(rng, eigs, w0, T0, sigma0, n_max, *, shared, sampling) -> np.ndarray:
     d = len(eigs)
     root = np.sqrt(eigs)
     out = np.empty((n_max + 1, d))
@@ -107,11 +123,11 @@ def generator_chain(rng, eigs, w0, T0, sigma0, n_max, *, shared, sampling) -> np
         # w_hat_{m+1} = w_hat_m + pinv(X_m) E_m exactly (X_m has full column rank); the step given X_m is
         # N(0, sigma0^2 (X_m^T X_m)^{-1}) = sigma0 D^{-1/2} A^{-T} u with X_m^T X_m = D^{1/2} A A^T D^{1/2}.
         if shared:
-            A = bartlett_factor(rng, d, T0)
+            A = _bartlett(rng, d, T0)
             # (n_max, d) draws: step m uses the same numbers whatever n_max is
             steps = solve_triangular(A, rng.standard_normal((n_max, d)).T, trans="T", lower=True).T
         else:
-            steps = np.stack([solve_triangular(bartlett_factor(rng, d, T0), rng.standard_normal(d), trans="T",
+            steps = np.stack([solve_triangular(_bartlett(rng, d, T0), rng.standard_normal(d), trans="T",
                                                lower=True) for _ in range(n_max)])
         out[1:] = w0 + np.cumsum(sigma0 * steps / root, axis=0)
         return out
@@ -129,7 +145,7 @@ def _learner_stats(rng, eigs, T, sigma, sampling):
     d = len(eigs)
     root = np.sqrt(eigs)
     if sampling == "sufficient" and T >= d:
-        A = bartlett_factor(rng, d, T)
+        A = _bartlett(rng, d, T)
         ZtE = sigma * (A @ rng.standard_normal(d))
         return (root[:, None] * (A @ A.T) * root[None, :]) / T, root * ZtE / T
     X = rng.standard_normal((T, d)) * root
@@ -142,23 +158,12 @@ def _streams(seed: int, run: int):
     return chain, lambda T: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(run, 1, int(T))))
 
 
-def _validate(eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed, sampling):
-    eigs = np.asarray(eigs, dtype=float)
-    if eigs.ndim != 1 or eigs.size == 0 or not np.all(np.isfinite(eigs)) or eigs.min() <= 0:
-        raise ValueError("eigs (the eigenvalues of Sigma) must be a non-empty 1-D array of finite numbers > 0")
-    w0 = np.asarray(w0, dtype=float)
-    if w0.shape != eigs.shape:
-        raise ValueError(f"w0 must have the shape of eigs {eigs.shape}, got {w0.shape}")
-    lams = np.atleast_1d(np.asarray(lams, dtype=float))
-    if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or lams.min() < 0:
-        raise ValueError(f"lams must be a non-empty 1-D sequence of finite numbers >= 0, got {lams!r}")
-    if sampling not in ("sufficient", "explicit"):
-        raise ValueError(f"sampling must be 'sufficient' or 'explicit', got {sampling!r}")
-    return (eigs, w0, check_int("T0", T0, 1), check_nonneg("sigma0", sigma0), check_nonneg("sigma", sigma),
-            int_grid("ns", ns, 0), int_grid("Ts", Ts, 1), lams, check_int("n_runs", n_runs, 2),
-            check_int("seed", seed, 0))
+_RUNS = {"eigs": _EIGS, "w0": RealArray(ndim=1), "T0": Int(1), "sigma0": Real(0), "sigma": Real(0),
+         "ns": IntArray(0, distinct=True), "Ts": IntArray(1, distinct=True), "lams": RealArray(0, ndim=1),
+         "n_runs": Int(2), "seed": Int(0)}
 
 
+@validate(**_RUNS, sampling=_SAMPLING)
 def simulate_ridge_collapse(
     *,
     eigs,
@@ -202,8 +207,8 @@ def simulate_ridge_collapse(
     sampling
         ``"sufficient"`` (fast, exact in law) or ``"explicit"`` (every sample drawn; matches the reference).
     """
-    eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed = _validate(
-        eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed, sampling)
+    if w0.shape != eigs.shape:
+        fail("w0", f"of the shape of eigs, {eigs.shape}", w0)
     d = eigs.size
     shape = (n_runs, Ts.size, ns.size, lams.size)
     parts = {p: np.empty(shape) for p in PARTS}
@@ -211,8 +216,8 @@ def simulate_ridge_collapse(
     learner_rngs = []
     for r in range(n_runs):
         chain_rng, learner_rng = _streams(seed, r)
-        chains.append(generator_chain(chain_rng, eigs, w0, T0, sigma0, int(ns.max()), shared=shared_design,
-                                      sampling=sampling)[ns])
+        chains.append(_generator_chain(chain_rng, eigs, w0, T0, sigma0, int(ns.max()), shared=shared_design,
+                                       sampling=sampling)[ns])
         learner_rngs.append(learner_rng)
     delta = np.stack(chains) - w0  # (R, N, d): w_hat_n - w0
     for k, T in enumerate(Ts):
@@ -246,6 +251,7 @@ def simulate_ridge_collapse(
     return RidgeRuns(Ts=Ts, ns=ns, lams=lams, **parts)
 
 
+@validate(**_RUNS)
 def reference_ridge_collapse(
     *, eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed, shared_design=False
 ) -> np.ndarray:
@@ -254,8 +260,8 @@ def reference_ridge_collapse(
     Draws the same random numbers as ``simulate_ridge_collapse(..., sampling="explicit")`` and returns its
     ``total`` errors, shape ``(n_runs, len(Ts), len(ns), len(lams))``. For benchmarks and tests only.
     """
-    eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed = _validate(
-        eigs, w0, T0, sigma0, sigma, ns, Ts, lams, n_runs, seed, "explicit")
+    if w0.shape != eigs.shape:
+        fail("w0", f"of the shape of eigs, {eigs.shape}", w0)
     d = eigs.size
     root = np.sqrt(eigs)
     out = np.empty((n_runs, Ts.size, ns.size, lams.size))

@@ -1,27 +1,23 @@
 """Closed forms of model collapse in (ridge) regression: Dohmatob, Feng, Kempe (2024), "Model Collapse Demystified".
 
-Setting (reference ``regression-collapse.md`` §1): x ~ N(0, Σ) in R^d, labels y = xᵀw + noise. A chain of n generators
-is fitted by OLS, each on T0 fresh rows labelled by the previous generator with noise σ0² (ŵ0 = w0); the learner fits
-ridge (penalty λ) on T rows labelled by the last generator with noise σ². The test error is ‖ŵ − w0‖²_Σ on clean data.
+Setting: x ~ N(0, Σ) in R^d, labels y = xᵀw + noise. A chain of n generators is fitted by OLS, each on T0 fresh rows
+labelled by the previous generator with noise σ0² (ŵ0 = w0); the learner fits ridge (penalty λ) on T rows labelled by
+the last generator with noise σ². The test error is ‖ŵ − w0‖²_Σ on clean data.
 
-Conventions of this module (used by the chapter ``notebooks/ridge_collapse.ipynb``):
+Conventions: Σ is given by its eigenvalues ``eigs`` (1-D, all > 0); w0 by ``w0_sq``, the squared coordinates
+c_j² = (w0ᵀv_j)² in Σ's eigenbasis, so that w0ᵀΣ(Σ+κI)⁻²w0 = Σ_j c_j² λ_j/(λ_j+κ)². ``lam`` (λ >= 0) and ``n``
+(generator fits, n = 0 is the clean learner) may be scalars or arrays; results broadcast over them and are a Python
+float for scalar input. df_m(t) = tr Σ^m (Σ + tI)^{-m}, and κ = κ(λ, T) solves κ − λ = κ df_1(κ)/T (§4.2).
 
-- Σ is given by its eigenvalues ``eigs`` (1-D, all > 0, length d); w0 by ``w0_sq``, the squared coordinates
-  c_j² = (w0ᵀv_j)² of w0 in Σ's eigenbasis, so that w0ᵀΣ(Σ+κI)⁻²w0 = Σ_j c_j² λ_j/(λ_j+κ)² and ‖w0‖²_Σ = Σ_j c_j² λ_j.
-- ``lam`` (ridge λ >= 0) may be a scalar or an array; results broadcast over it and are a Python float for scalar input.
-- ``T``, ``T0`` are sample sizes (integers >= 1), ``n`` counts generator fits (integer >= 0, may be an array):
-  n = 0 is the clean learner.
-- df_m(t) = tr Σ^m (Σ + tI)^{-m} and κ = κ(λ, T) solves κ − λ = κ df_1(κ)/T (paper §4.2).
-
-Exact results (Theorem 4.1, OLS, T0, T >= d + 2) and random-matrix equivalents (Proposition 4.2, Theorem F.1 eq. (18),
-Corollary 4.4 eq. (19), Theorems 4.5 and 4.6). Where the printed paper has a typo the corrected form of the reference
-(§7) is used and the docstring says so: the collapse term is n σ0² ρ (eq. (1) prints n σ0 ρ); eq. (19) divides by
-T0 − d where Theorem F.1's exact form divides by T0 − d − 1; Theorem 4.1 is the case λ = 0, φ < 1 of Corollary 4.4.
+Two misprints of the paper are corrected where they matter: the collapse term is n σ0² ρ (eq. (1) prints n σ0 ρ),
+and Theorem 4.1's exact form divides by T0 − d − 1 where eq. (19) has T0 − d (the same asymptotically).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from collapse_utils.validation import Int, IntArray, Real, RealArray, fail, validate
 
 _BISECTION_STEPS = 200
 """Upper bound on the halvings of the log-κ bisection (it stops early once no bracket can shrink further)."""
@@ -31,115 +27,22 @@ _KAPPA_RTOL = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------------------
-# input checks
+# input constraints (the validation layer checks them at each public function)
 # ---------------------------------------------------------------------------------------------------------
+
+_LAM = RealArray(0)  # ridge penalties λ >= 0, scalar or array
+_EIGS = RealArray(0, low_open=True, ndim=1)  # eigenvalues of Σ, all > 0
+_SIZE = Int(1)  # sample sizes T, T0 and the dimension d
+_FITS = IntArray(0, ndim=None)  # numbers of generator fits n >= 0, scalar or array
+_RATIO = RealArray(0, low_open=True)  # φ = d/T > 0
+_RATIO_BELOW_1 = RealArray(0, 1, low_open=True, high_open=True)  # φ in (0, 1)
+_VAR = Real(0)  # noise variances σ², σ0²
+_SIGNAL = Real(0)  # ‖w0‖² or ‖w0‖²_Σ
 
 
 def _out(arr):
     arr = np.asarray(arr, dtype=float)
     return float(arr) if arr.ndim == 0 else arr
-
-
-def _numeric_array(name: str, value, what: str) -> np.ndarray:
-    try:
-        raw = np.asarray(value)
-    except Exception as exc:  # ragged lists and other oddities
-        raise ValueError(f"{name} ({what}) must be numeric, got {value!r}") from exc
-    if raw.dtype == bool or raw.dtype.kind not in "iuf":
-        raise ValueError(f"{name} ({what}) must be numeric, got {value!r}")
-    return raw.astype(float)
-
-
-def _check_lam(lam) -> np.ndarray:
-    arr = _numeric_array("lam", lam, "ridge penalty λ")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"lam (ridge penalty λ) must be finite and >= 0, got non-finite value(s) in {lam!r}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"lam (ridge penalty λ) must be >= 0, got min {arr.min()!r}")
-    return arr
-
-
-def _check_eigs(eigs) -> np.ndarray:
-    arr = _numeric_array("eigs", eigs, "eigenvalues of Σ")
-    if arr.ndim != 1:
-        raise ValueError(f"eigs (eigenvalues of Σ) must be a 1-D array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError("eigs (eigenvalues of Σ) must be non-empty (d >= 1), got an empty array")
-    if not np.all(np.isfinite(arr)) or arr.min() <= 0:
-        raise ValueError(
-            f"eigs (eigenvalues of Σ) must all be finite and > 0 (Σ positive definite), got min {arr.min()!r}"
-            + ("" if np.all(np.isfinite(arr)) else " and non-finite value(s)")
-        )
-    return arr
-
-
-def _check_w0_sq(w0_sq, eigs: np.ndarray) -> np.ndarray:
-    arr = _numeric_array("w0_sq", w0_sq, "squared coordinates of w0 in Σ's eigenbasis")
-    if arr.shape != eigs.shape:
-        raise ValueError(
-            f"w0_sq has shape {arr.shape} but eigs has shape {eigs.shape}: w0_sq holds the squared coordinates "
-            "c_j² of w0 in Σ's eigenbasis, one per eigenvalue"
-        )
-    if not np.all(np.isfinite(arr)) or (arr.size and arr.min() < 0):
-        raise ValueError(f"w0_sq (squared coordinates c_j² of w0) must be finite and >= 0, got {w0_sq!r}")
-    return arr
-
-
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_var(name: str, value) -> float:
-    if isinstance(value, bool) or not np.isscalar(value) or not isinstance(value, (int, float, np.number)):
-        raise ValueError(f"{name} (noise variance) must be a finite number >= 0, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} (noise variance) must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_nonneg(name: str, value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} ({what}) must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_counts(n) -> np.ndarray:
-    arr = np.asarray(n)
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        raise ValueError(f"n (number of generator fits) must hold integers >= 0, got {n!r}")
-    if arr.dtype.kind == "f" and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-        raise ValueError(f"n (number of generator fits) must hold integers >= 0, got {n!r}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"n (number of generator fits) must hold integers >= 0, got min {arr.min()!r}")
-    return arr.astype(float)
-
-
-def _check_phi(name: str, value, upper: float | None = None) -> np.ndarray:
-    what = "dimension-to-sample ratio d/T" if name == "phi" else "dimension-to-sample ratio d/T0"
-    arr = _numeric_array(name, value, what)
-    if not np.all(np.isfinite(arr)) or (arr.size and arr.min() <= 0):
-        raise ValueError(f"{name} ({what}) must be finite and > 0, got {value!r}")
-    if upper is not None and arr.size and arr.max() >= upper:
-        raise ValueError(f"{name} ({what}) must be < {upper} here, got max {arr.max()!r}")
-    return arr
-
-
-def _check_T0_exact(T0: int, d: int) -> None:
-    if T0 < d + 2:
-        raise ValueError(
-            f"the formula needs T0 >= d + 2, got T0={T0}, d={d}: E[(X0ᵀX0)⁻¹] = Σ⁻¹/(T0 − d − 1), the mean of an "
-            "inverse Wishart matrix, exists only for T0 >= d + 2"
-        )
-
-
-def _check_T0_above_d(T0: int, d: int) -> None:
-    if T0 <= d:
-        raise ValueError(
-            f"eq. (19) needs T0 > d, got T0={T0}, d={d}: it divides by T0 − d "
-            "(use rho_eq18 for an over-parametrized generator, T0 < d)"
-        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,31 +55,25 @@ def _df(m: int, t: np.ndarray, eigs: np.ndarray) -> np.ndarray:
     return np.sum((eigs / (eigs + t[..., None])) ** m, axis=-1)
 
 
+@validate(m=Int(1), t=RealArray(0, finite=False), eigs=_EIGS)
 def df(m: int, t, eigs):
-    """Degrees of freedom ``df_m(t) = tr Σ^m (Σ + tI)^{-m} = Σ_j (λ_j/(λ_j + t))^m`` (Dohmatob et al. 2024, §4.2).
+    """Degrees of freedom ``df_m(t) = tr Σ^m (Σ + tI)^{-m} = Σ_j (λ_j/(λ_j + t))^m`` (§4.2).
 
     Parameters
     ----------
     m : int
-        Power, an integer >= 1 (the paper uses m = 1 and m = 2).
+        Power >= 1 (the paper uses 1 and 2).
     t : float or array_like
-        Arguments t >= 0 (``np.inf`` gives 0); the result has the shape of ``t``.
+        Arguments t >= 0 (``np.inf`` gives 0).
     eigs : array_like
-        Eigenvalues of Σ (1-D, all > 0).
+        Eigenvalues of Σ.
 
     Returns
     -------
     float or numpy.ndarray
-        df_m(t), decreasing in t from d at t = 0; float for scalar ``t``.
-
-    Used by ``notebooks/ridge_collapse.ipynb``.
+        df_m(t), the shape of ``t``; decreasing from d at t = 0.
     """
-    m = _check_int("m", m, 1)
-    eigs = _check_eigs(eigs)
-    t_arr = _numeric_array("t", t, "argument of df_m")
-    if np.any(np.isnan(t_arr)) or (t_arr.size and t_arr.min() < 0):
-        raise ValueError(f"t (argument of df_m) must be >= 0, got {t!r}")
-    return _out(_df(m, t_arr, eigs))
+    return _out(_df(m, t, eigs))
 
 
 def _kappa(lam: np.ndarray, T: int, eigs: np.ndarray) -> np.ndarray:
@@ -216,79 +113,12 @@ def _kappa(lam: np.ndarray, T: int, eigs: np.ndarray) -> np.ndarray:
     return out.reshape(lam.shape)
 
 
+@validate(lam=_LAM, T=_SIZE, eigs=_EIGS)
 def kappa(lam, T: int, eigs):
-    """Effective regularization ``κ(λ, T)``: the root of ``κ − λ = κ df_1(κ)/T`` (Dohmatob et al. 2024, §4.2).
+    """Effective regularization κ(λ, T), the root of ``κ − λ = κ df_1(κ)/T`` (§4.2).
 
-    For λ > 0 the root is unique and lies in [λ, λ + tr Σ/T] (``λ/κ + df_1(κ)/T = 1`` is strictly decreasing in κ).
-    For λ = 0 (ridgeless): κ = 0 if T >= d, else the unique κ > 0 with df_1(κ) = T.
-    Solved by a fully vectorized bisection in log κ (up to 200 halvings), then checked: every entry must satisfy
-    ``|κ − λ − κ df_1(κ)/T| <= 1e-10 κ``, else RuntimeError (never a silent non-convergence).
-
-    Parameters
-    ----------
-    lam : float or array_like
-        Ridge penalties λ >= 0.
-    T : int
-        Learner's sample size (>= 1).
-    eigs : array_like
-        Eigenvalues of Σ (1-D, all > 0).
-
-    Returns
-    -------
-    float or numpy.ndarray
-        κ(λ, T) >= λ, the shape of ``lam``; float for scalar ``lam``.
-
-    Raises
-    ------
-    ValueError
-        For λ < 0 or non-finite, T not an integer >= 1, or bad ``eigs``.
-    RuntimeError
-        If the bisection failed the residual check for any λ (names lam and T).
-
-    Used by ``notebooks/ridge_collapse.ipynb``.
-    """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    eigs = _check_eigs(eigs)
-    return _out(_kappa(lam, T, eigs))
-
-
-def _kappa_iso(lam: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    b = (phi - 1.0) + lam  # φ − 1 is exact near φ = 1 (Sterbenz), so b keeps its relative accuracy there
-    root = np.sqrt(b * b + 4.0 * lam)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # (b + root)/2 cancels when b < 0; there the equal form 2λ/(root − b) is used (root − b > 0).
-        small = np.where(b < 0, 2.0 * lam / (root - b), 0.0)
-    return np.where(b < 0, small, 0.5 * (b + root))
-
-
-def kappa_isotropic(lam, phi):
-    """Closed-form κ for Σ = I: ``κ = (λ + φ − 1 + sqrt((λ + φ − 1)² + 4λ))/2`` (Dohmatob et al. 2024, §4.2).
-
-    It is the positive root of κ² + (1 − λ − φ)κ − λ = 0, i.e. of ``κ − λ = κφ/(1 + κ)`` (df_1(κ) = d/(1 + κ));
-    κ(0) = max(φ − 1, 0). Evaluated without cancellation (the form 2λ/(sqrt(·) − (λ + φ − 1)) when λ + φ < 1).
-
-    Parameters
-    ----------
-    lam : float or array_like
-        Ridge penalties λ >= 0.
-    phi : float or array_like
-        φ = d/T > 0; broadcasts with ``lam``.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        κ; float when both inputs are scalars. Used by ``notebooks/ridge_collapse.ipynb``.
-    """
-    lam = _check_lam(lam)
-    phi = _check_phi("phi", phi)
-    return _out(_kappa_iso(lam, phi))
-
-
-def dkappa_dlambda(lam, T: int, eigs):
-    """``dκ/dλ = 1/(1 − df_2(κ)/T)`` with κ = κ(λ, T) (Dohmatob et al. 2024, §4.2).
-
-    Always >= 1; infinite at λ = 0, T = d (the interpolation threshold, where κ ≈ sqrt(λ)).
+    For λ > 0 the root is unique in [λ, λ + tr Σ/T]; for λ = 0 it is 0 if T >= d, else the κ > 0 with df_1(κ) = T.
+    Solved by a vectorized bisection in log κ; an entry whose relative residual exceeds 1e-10 raises RuntimeError.
 
     Parameters
     ----------
@@ -302,11 +132,59 @@ def dkappa_dlambda(lam, T: int, eigs):
     Returns
     -------
     float or numpy.ndarray
-        dκ/dλ. Used by ``notebooks/ridge_collapse.ipynb``.
+        κ >= λ, the shape of ``lam``.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    eigs = _check_eigs(eigs)
+    return _out(_kappa(lam, T, eigs))
+
+
+def _kappa_iso(lam: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    b = (phi - 1.0) + lam  # φ − 1 is exact near φ = 1 (Sterbenz), so b keeps its relative accuracy there
+    root = np.sqrt(b * b + 4.0 * lam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # (b + root)/2 cancels when b < 0; there the equal form 2λ/(root − b) is used (root − b > 0).
+        small = np.where(b < 0, 2.0 * lam / (root - b), 0.0)
+    return np.where(b < 0, small, 0.5 * (b + root))
+
+
+@validate(lam=_LAM, phi=_RATIO)
+def kappa_isotropic(lam, phi):
+    """κ for Σ = I: ``κ = (λ + φ − 1 + sqrt((λ + φ − 1)² + 4λ))/2``, the positive root of ``κ − λ = κφ/(1 + κ)``.
+
+    Evaluated without cancellation (as 2λ/(sqrt(·) − (λ + φ − 1)) when λ + φ < 1); κ(0) = max(φ − 1, 0).
+
+    Parameters
+    ----------
+    lam : float or array_like
+        Ridge penalties λ >= 0.
+    phi : float or array_like
+        φ = d/T > 0, broadcast with ``lam``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        κ.
+    """
+    return _out(_kappa_iso(lam, phi))
+
+
+@validate(lam=_LAM, T=_SIZE, eigs=_EIGS)
+def dkappa_dlambda(lam, T: int, eigs):
+    """``dκ/dλ = 1/(1 − df_2(κ)/T)`` at κ = κ(λ, T) (§4.2): >= 1, infinite at λ = 0, T = d.
+
+    Parameters
+    ----------
+    lam : float or array_like
+        Ridge penalties λ >= 0.
+    T : int
+        Learner's sample size.
+    eigs : array_like
+        Eigenvalues of Σ.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        dκ/dλ.
+    """
     k = _kappa(lam, T, eigs)
     with np.errstate(divide="ignore"):
         return _out(1.0 / (1.0 - _df(2, k, eigs) / T))
@@ -334,11 +212,11 @@ def _variance(T: int, sigma2: float, df2: np.ndarray) -> np.ndarray:
     return _safe_ratio(sigma2 * df2 / T, 1.0 - df2 / T)
 
 
+@validate(lam=_LAM, T=_SIZE, eigs=_EIGS, w0_sq=RealArray(0))
 def ridge_bias(lam, T: int, eigs, w0_sq):
-    """Bias of clean ridge, Proposition 4.2: ``κ² Σ_j c_j² λ_j/(λ_j + κ)² / (1 − df_2(κ)/T)`` (Dohmatob et al. 2024).
+    """Bias of clean ridge, Proposition 4.2: ``κ² Σ_j c_j² λ_j/(λ_j + κ)² / (1 − df_2(κ)/T)``.
 
-    The deterministic equivalent of ``E‖Σ̂Rw0 − w0‖²_Σ`` with κ = κ(λ, T) and w0ᵀΣ(Σ + κI)⁻²w0 = Σ_j c_j² λ_j/(λ_j + κ)².
-    Zero at κ = 0 (OLS with T >= d is unbiased). The bias is not changed by collapse when T0 >= d (Corollary 4.4).
+    Zero at κ = 0 (OLS with T >= d); unchanged by collapse when T0 >= d (Corollary 4.4).
 
     Parameters
     ----------
@@ -347,28 +225,26 @@ def ridge_bias(lam, T: int, eigs, w0_sq):
     T : int
         Learner's sample size.
     eigs : array_like
-        Eigenvalues of Σ (1-D, all > 0).
+        Eigenvalues of Σ.
     w0_sq : array_like
-        Squared coordinates c_j² of w0 in Σ's eigenbasis, same shape as ``eigs``.
+        Squared coordinates c_j² >= 0 of w0 in Σ's eigenbasis, the shape of ``eigs``.
 
     Returns
     -------
     float or numpy.ndarray
-        The bias. Used by ``notebooks/ridge_collapse.ipynb``.
+        The bias.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    eigs = _check_eigs(eigs)
-    w0_sq = _check_w0_sq(w0_sq, eigs)
+    if w0_sq.shape != eigs.shape:
+        fail("w0_sq", f"of the shape of eigs, {eigs.shape} (one c_j² per eigenvalue)", w0_sq)
     k = _kappa(lam, T, eigs)
     return _out(_bias(k, T, eigs, w0_sq, _df(2, k, eigs)))
 
 
+@validate(lam=_LAM, T=_SIZE, eigs=_EIGS, sigma2=_VAR)
 def ridge_variance(lam, T: int, eigs, sigma2: float):
-    """Variance of clean ridge, Proposition 4.2: ``σ² (df_2(κ)/T)/(1 − df_2(κ)/T)`` (Dohmatob et al. 2024).
+    """Variance of clean ridge, Proposition 4.2: ``σ² (df_2(κ)/T)/(1 − df_2(κ)/T)``.
 
-    The deterministic equivalent of ``σ² (1/T) E tr ΣR²Σ̂`` with κ = κ(λ, T). At λ = 0, T > d it is σ²φ/(1 − φ),
-    φ = d/T (Theorem 4.1's exact form has T − d − 1 in place of T − d); infinite at λ = 0, T = d when σ² > 0.
+    At λ = 0, T > d it is σ²φ/(1 − φ) (Theorem 4.1's exact form has T − d − 1 for T − d); infinite at λ = 0, T = d.
 
     Parameters
     ----------
@@ -384,28 +260,24 @@ def ridge_variance(lam, T: int, eigs, sigma2: float):
     Returns
     -------
     float or numpy.ndarray
-        The variance. Used by ``notebooks/ridge_collapse.ipynb``.
+        The variance.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    eigs = _check_eigs(eigs)
-    sigma2 = _check_var("sigma2", sigma2)
     k = _kappa(lam, T, eigs)
     return _out(_variance(T, sigma2, _df(2, k, eigs)))
 
 
+@validate(lam=_LAM, phi=_RATIO, w0_norm2=_SIGNAL, sigma2=_VAR)
 def ridge_clean_isotropic(lam, phi, w0_norm2: float, sigma2: float):
-    """Clean ridge error for Σ = I, Proposition 4.2: ``(κ²‖w0‖² + σ²φ)/((1 + κ)² − φ)`` (Dohmatob et al. 2024).
+    """Clean ridge error for Σ = I, Proposition 4.2: ``(κ²‖w0‖² + σ²φ)/((1 + κ)² − φ)``, κ = κ_iso(λ, φ).
 
-    κ = :func:`kappa_isotropic` (λ, φ). Equals ``ridge_bias + ridge_variance`` at Σ = I_d, T = d/φ, exactly.
-    At λ = 0 it is σ²φ/(1 − φ) for φ < 1 and ‖w0‖²(1 − 1/φ) + σ²/(φ − 1) for φ > 1; infinite at λ = 0, φ = 1 (σ² > 0).
+    Equals ``ridge_bias + ridge_variance`` at Σ = I_d, T = d/φ.
 
     Parameters
     ----------
     lam : float or array_like
         Ridge penalties λ >= 0.
     phi : float or array_like
-        φ = d/T > 0, broadcasts with ``lam``.
+        φ = d/T > 0, broadcast with ``lam``.
     w0_norm2 : float
         ‖w0‖² >= 0.
     sigma2 : float
@@ -414,12 +286,8 @@ def ridge_clean_isotropic(lam, phi, w0_norm2: float, sigma2: float):
     Returns
     -------
     float or numpy.ndarray
-        Bias + variance. Used by ``notebooks/ridge_collapse.ipynb``.
+        Bias + variance.
     """
-    lam = _check_lam(lam)
-    phi = _check_phi("phi", phi)
-    w0_norm2 = _check_nonneg("w0_norm2", w0_norm2, "‖w0‖²")
-    sigma2 = _check_var("sigma2", sigma2)
     k = _kappa_iso(lam, phi)
     den = (1.0 + k) ** 2 - phi
     return _out(_safe_ratio(k**2 * w0_norm2, den) + _safe_ratio(sigma2 * phi * np.ones_like(k), den))
@@ -430,48 +298,40 @@ def ridge_clean_isotropic(lam, phi, w0_norm2: float, sigma2: float):
 # ---------------------------------------------------------------------------------------------------------
 
 
+@validate(n=_FITS, d=_SIZE, T=_SIZE, T0=_SIZE, sigma2=_VAR, sigma02=_VAR)
 def ols_collapse_error(n, d: int, T: int, T0: int, sigma2: float, sigma02: float):
-    """Exact OLS test error after n generator fits, Theorem 4.1 (Dohmatob et al. 2024), any Σ.
+    """Exact OLS test error after n generator fits, Theorem 4.1: ``σ² d/(T − d − 1) + n σ0² d/(T0 − d − 1)``.
 
-    ``E_test = σ² d/(T − d − 1) + n σ0² d/(T0 − d − 1)``, from E[(X0ᵀX0)⁻¹] = Σ⁻¹/(T0 − d − 1). Linear in n: for
-    T → ∞ it plateaus at n σ0² d/(T0 − d − 1) instead of vanishing. Needs T >= d + 2 and T0 >= d + 2.
-    The collapse term is n σ0² (not n σ0, a typo of the printed eq. (1)).
+    From E[(X0ᵀX0)⁻¹] = Σ⁻¹/(T0 − d − 1), any Σ; needs T, T0 >= d + 2. Linear in n: it plateaus at
+    n σ0² d/(T0 − d − 1) as T → ∞.
 
     Parameters
     ----------
     n : int or array_like
-        Number of generator fits (>= 0); n = 0 is the clean OLS error.
+        Number of generator fits (>= 0).
     d : int
         Dimension.
     T, T0 : int
-        Sample sizes of the learner and of each generator (both >= d + 2).
+        Sample sizes of the learner and of each generator.
     sigma2, sigma02 : float
         Label-noise variances of the learner (σ²) and of the generators (σ0²).
 
     Returns
     -------
     float or numpy.ndarray
-        The error, the shape of ``n``. Used by ``notebooks/ridge_collapse.ipynb``.
+        The error, the shape of ``n``.
     """
-    n = _check_counts(n)
-    d = _check_int("d", d, 1)
-    T = _check_int("T", T, 1)
-    T0 = _check_int("T0", T0, 1)
-    if T < d + 2:
-        raise ValueError(
-            f"the formula needs T >= d + 2, got T={T}, d={d}: E[(XᵀX)⁻¹] (inverse Wishart mean) exists only then"
-        )
-    _check_T0_exact(T0, d)
-    sigma2 = _check_var("sigma2", sigma2)
-    sigma02 = _check_var("sigma02", sigma02)
+    for name, size in (("T", T), ("T0", T0)):
+        if size < d + 2:
+            fail(name, f">= d + 2 = {d + 2} (the inverse Wishart mean E[(XᵀX)⁻¹] exists only then)", size)
     return _out(sigma2 * d / (T - d - 1) + n * sigma02 * d / (T0 - d - 1))
 
 
+@validate(n=_FITS, phi=_RATIO_BELOW_1, phi0=_RATIO_BELOW_1, sigma2=_VAR, sigma02=_VAR)
 def ols_collapse_error_asymptotic(n, phi, phi0, sigma2: float, sigma02: float):
-    """Proportional-limit OLS error, Theorem 4.1 (Dohmatob et al. 2024): ``σ²φ/(1−φ) + n σ0² φ0/(1−φ0)``.
+    """Proportional-limit OLS error, Theorem 4.1: ``σ²φ/(1 − φ) + n σ0² φ0/(1 − φ0)``.
 
-    φ = d/T < 1 and φ0 = d/T0 < 1. The collapse term n σ0² φ0/(1 − φ0) is linear in n (n σ0², not the printed
-    n σ0). It equals :func:`collapse_test_error` at λ = 0 exactly (Corollary 4.4 with λ = 0, φ < 1).
+    Equals :func:`collapse_test_error` at λ = 0 (Corollary 4.4 with λ = 0, φ < 1).
 
     Parameters
     ----------
@@ -485,23 +345,18 @@ def ols_collapse_error_asymptotic(n, phi, phi0, sigma2: float, sigma02: float):
     Returns
     -------
     float or numpy.ndarray
-        The error. Used by ``notebooks/ridge_collapse.ipynb``.
+        The error.
     """
-    n = _check_counts(n)
-    phi = _check_phi("phi", phi, upper=1.0)
-    phi0 = _check_phi("phi0", phi0, upper=1.0)
-    sigma2 = _check_var("sigma2", sigma2)
-    sigma02 = _check_var("sigma02", sigma02)
     return _out(sigma2 * phi / (1 - phi) + n * sigma02 * phi0 / (1 - phi0))
 
 
+@validate(d=_SIZE, T=_SIZE, T0=_SIZE, sigma2=_VAR, sigma02=Real(0, low_open=True), w0_norm2_sigma=_SIGNAL)
 def null_predictor_crossover(d: int, T: int, T0: int, sigma2: float, sigma02: float, w0_norm2_sigma: float) -> float:
-    """The real n at which Theorem 4.1's exact OLS error equals the null predictor's error ‖w0‖²_Σ.
+    """The real n at which Theorem 4.1's OLS error reaches the null predictor's error ‖w0‖²_Σ.
 
-    ``n* = (‖w0‖²_Σ − σ² d/(T − d − 1)) / (σ0² d/(T0 − d − 1))`` (Dohmatob et al. 2024, Theorem 4.1 and the remark
-    after it): past n* the collapsed OLS learner is worse than predicting 0. Negative when the clean learner is already
-    worse than 0. In the proportional limit with σ = 0 it is SNR0 (1/φ0 − 1), SNR0 = ‖w0‖²_Σ/σ0²: n* grows as φ0
-    shrinks (the reference's "n ≳ SNR0/(1/φ0 − 1)" has the factor inverted; the two agree only at φ0 = 1/2).
+    ``n* = (‖w0‖²_Σ − σ² d/(T − d − 1)) / (σ0² d/(T0 − d − 1))``: past n* the collapsed learner is worse than
+    predicting 0 (negative if the clean learner already is). For σ = 0 in the proportional limit,
+    n* = SNR0 (1/φ0 − 1) with SNR0 = ‖w0‖²_Σ/σ0².
 
     Parameters
     ----------
@@ -510,20 +365,16 @@ def null_predictor_crossover(d: int, T: int, T0: int, sigma2: float, sigma02: fl
     sigma2 : float
         Learner's noise variance σ² >= 0.
     sigma02 : float
-        Generators' noise variance σ0² > 0 (with σ0 = 0 the OLS error never grows).
+        Generators' noise variance σ0² > 0 (with σ0 = 0 the error never grows).
     w0_norm2_sigma : float
-        ‖w0‖²_Σ = w0ᵀΣw0 = Σ_j c_j² λ_j.
+        ‖w0‖²_Σ = Σ_j c_j² λ_j.
 
     Returns
     -------
     float
-        n*. Used by ``notebooks/ridge_collapse.ipynb``.
+        n*.
     """
     base = ols_collapse_error(0, d, T, T0, sigma2, sigma02)
-    sigma02 = _check_var("sigma02", sigma02)
-    if sigma02 == 0:
-        raise ValueError("sigma02 must be > 0 here: with noiseless generators the OLS error never grows with n")
-    w0_norm2_sigma = _check_nonneg("w0_norm2_sigma", w0_norm2_sigma, "‖w0‖²_Σ")
     return float((w0_norm2_sigma - base) / (sigma02 * d / (T0 - d - 1)))
 
 
@@ -538,16 +389,13 @@ def _rho19(k: np.ndarray, T: int, T0: int, eigs: np.ndarray, df2: np.ndarray) ->
     return df2 / (T0 - d) + _safe_ratio(k**2 * tr_inv2 / (T0 - d) * df2, T - df2)
 
 
+@validate(lam=_LAM, T=_SIZE, T0=_SIZE, eigs=_EIGS)
 def rho_eq18(lam, T: int, T0: int, eigs):
-    """Collapse factor ρ of Theorem F.1 / 4.3, eq. (18) (Dohmatob et al. 2024).
-
-    With κ = κ(λ, T) and κ0 = κ(0, T0)::
+    """Collapse factor ρ of Theorem F.1, eq. (18), with κ = κ(λ, T) and κ0 = κ(0, T0)::
 
         ρ = [tr Σ⁴(Σ+κ0)⁻²(Σ+κ)⁻² + κ² tr Σ²(Σ+κ0)⁻²(Σ+κ)⁻² · df_2(κ)/(T − df_2(κ))] / (T0 − df_2(κ0)).
 
-    Valid when the generators share one design, or T0 >= d (the paper's condition); for T0 > d, κ0 = 0 and
-    T0 − df_2(0) = T0 − d, so it equals :func:`rho_eq19` exactly. Infinite at T0 = d. The error is
-    Bias~ + Var + n σ0² ρ (n σ0², not the printed n σ0).
+    Valid for T0 >= d or one shared design; equals :func:`rho_eq19` for T0 > d, infinite at T0 = d.
 
     Parameters
     ----------
@@ -561,12 +409,8 @@ def rho_eq18(lam, T: int, T0: int, eigs):
     Returns
     -------
     float or numpy.ndarray
-        ρ. Used by ``notebooks/ridge_collapse.ipynb``.
+        ρ.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    T0 = _check_int("T0", T0, 1)
-    eigs = _check_eigs(eigs)
     k = _kappa(lam, T, eigs)
     k0 = float(_kappa(np.zeros(()), T0, eigs))
     df2 = _df(2, k, eigs)
@@ -577,13 +421,11 @@ def rho_eq18(lam, T: int, T0: int, eigs):
     return _out(_safe_ratio(num, np.full_like(num, T0 - float(_df(2, np.float64(k0), eigs)))))
 
 
+@validate(lam=_LAM, T=_SIZE, T0=_SIZE, eigs=_EIGS)
 def rho_eq19(lam, T: int, T0: int, eigs):
-    """Collapse factor ρ of Corollary 4.4, eq. (19) (Dohmatob et al. 2024), for T0 > d.
+    """Collapse factor ρ of Corollary 4.4, eq. (19), for T0 > d, with κ = κ(λ, T):
 
-    ``ρ = df_2(κ)/(T0 − d) + κ² tr(Σ + κI)⁻²/(T0 − d) · df_2(κ)/(T − df_2(κ))`` with κ = κ(λ, T).
-    Uses T0 − d as printed in (19); Theorem F.1's exact form has T0 − d − 1 (reference §7, typo 4: the same
-    asymptotically). Prop. F.6's T0 >= d special case disagrees with (19); (19) is used.
-    At λ = 0, T > d it is d/(T0 − d).
+    ``ρ = df_2(κ)/(T0 − d) + κ² tr(Σ + κI)⁻²/(T0 − d) · df_2(κ)/(T − df_2(κ))``; d/(T0 − d) at λ = 0, T > d.
 
     Parameters
     ----------
@@ -597,22 +439,19 @@ def rho_eq19(lam, T: int, T0: int, eigs):
     Returns
     -------
     float or numpy.ndarray
-        ρ. Used by ``notebooks/ridge_collapse.ipynb``.
+        ρ.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    T0 = _check_int("T0", T0, 1)
-    eigs = _check_eigs(eigs)
-    _check_T0_above_d(T0, eigs.size)
+    if T0 <= eigs.size:
+        fail("T0", f"> d = {eigs.size} (eq. (19) divides by T0 − d; rho_eq18 covers T0 <= d)", T0)
     k = _kappa(lam, T, eigs)
     return _out(_rho19(k, T, T0, eigs, _df(2, k, eigs)))
 
 
+@validate(lam=_LAM, phi=_RATIO, phi0=_RATIO_BELOW_1)
 def rho_isotropic(lam, phi, phi0):
-    """Isotropic collapse factor, Corollary 4.4 (Dohmatob et al. 2024), Σ = I.
+    """Isotropic collapse factor, Corollary 4.4 (Σ = I), with κ = κ_iso(λ, φ):
 
-    ``ρ = φ0/(1 − φ0) · [1/(1+κ)² + (1/(1+κ)²) · φκ²/((1+κ)² − φ)]`` with κ = kappa_isotropic(λ, φ). It equals
-    eq. (19) at Σ = I_d exactly, with φ = d/T, φ0 = d/T0 (d/(T0 − d) = φ0/(1 − φ0)). Needs φ0 < 1.
+    ``ρ = φ0/(1 − φ0) · [1/(1+κ)² + (1/(1+κ)²) · φκ²/((1+κ)² − φ)]``; equals eq. (19) at Σ = I_d exactly.
 
     Parameters
     ----------
@@ -626,11 +465,8 @@ def rho_isotropic(lam, phi, phi0):
     Returns
     -------
     float or numpy.ndarray
-        ρ. Used by ``notebooks/ridge_collapse.ipynb``.
+        ρ.
     """
-    lam = _check_lam(lam)
-    phi = _check_phi("phi", phi)
-    phi0 = _check_phi("phi0", phi0, upper=1.0)
     k = _kappa_iso(lam, phi)
     a = 1.0 / (1.0 + k) ** 2
     return _out(phi0 / (1.0 - phi0) * (a + a * _safe_ratio(phi * k**2, (1.0 + k) ** 2 - phi)))
@@ -641,12 +477,13 @@ def rho_isotropic(lam, phi, phi0):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def collapse_terms(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02: float) -> dict[str, np.ndarray]:
-    """The three terms of Corollary 4.4 (Dohmatob et al. 2024): bias, variance and the collapse term n σ0² ρ.
+_COLLAPSE = {"lam": _LAM, "T": _SIZE, "n": _FITS, "T0": _SIZE, "eigs": _EIGS, "w0_sq": RealArray(0), "sigma2": _VAR,
+             "sigma02": _VAR}
 
-    ``{"bias": ridge_bias, "variance": ridge_variance, "collapse": n σ0² rho_eq19}``, each a numpy array broadcast
-    to the common shape of ``lam`` and ``n`` (e.g. lam of shape (L,) and n of shape (N, 1) give (N, L)), so a chapter
-    can stack them. n σ0² ρ, not the printed n σ0 ρ (reference §7, typo 1). Needs T0 > d.
+
+@validate(**_COLLAPSE)
+def collapse_terms(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02: float) -> dict[str, np.ndarray]:
+    """The three terms of Corollary 4.4: bias, variance (Proposition 4.2) and the collapse term n σ0² ρ (eq. (19)).
 
     Parameters
     ----------
@@ -655,28 +492,23 @@ def collapse_terms(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02:
     T : int
         Learner's sample size.
     n : int or array_like
-        Number of generator fits (>= 0).
+        Number of generator fits (>= 0), broadcast with ``lam`` (lam (L,) and n (N, 1) give (N, L)).
     T0 : int
         Generators' sample size (> d).
     eigs, w0_sq : array_like
-        Eigenvalues of Σ and squared coordinates of w0 in its eigenbasis.
+        Eigenvalues of Σ and squared coordinates of w0 in its eigenbasis (same shape).
     sigma2, sigma02 : float
         Noise variances of the learner and of the generators.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        Keys "bias", "variance", "collapse". Used by ``notebooks/ridge_collapse.ipynb``.
+        "bias", "variance", "collapse", each broadcast to the common shape of ``lam`` and ``n``.
     """
-    lam = _check_lam(lam)
-    T = _check_int("T", T, 1)
-    n = _check_counts(n)
-    T0 = _check_int("T0", T0, 1)
-    eigs = _check_eigs(eigs)
-    w0_sq = _check_w0_sq(w0_sq, eigs)
-    sigma2 = _check_var("sigma2", sigma2)
-    sigma02 = _check_var("sigma02", sigma02)
-    _check_T0_above_d(T0, eigs.size)
+    if w0_sq.shape != eigs.shape:
+        fail("w0_sq", f"of the shape of eigs, {eigs.shape} (one c_j² per eigenvalue)", w0_sq)
+    if T0 <= eigs.size:
+        fail("T0", f"> d = {eigs.size} (eq. (19) divides by T0 − d)", T0)
     k = _kappa(lam, T, eigs)
     df2 = _df(2, k, eigs)
     bias = _bias(k, T, eigs, w0_sq, df2)
@@ -686,33 +518,17 @@ def collapse_terms(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02:
     return {"bias": bias, "variance": variance, "collapse": collapse}
 
 
+@validate(**_COLLAPSE)
 def collapse_test_error(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02: float):
-    """Ridge test error after n generator fits, Corollary 4.4 (Dohmatob et al. 2024), T0 > d.
+    """Ridge test error after n generator fits, Corollary 4.4: ``E_test ≃ Bias + Var + n σ0² ρ``, T0 > d.
 
-    ``E_test ≃ Bias + Var + n σ0² ρ`` with Bias, Var of Proposition 4.2 and ρ of eq. (19) (:func:`rho_eq19`).
-    Uses n σ0² ρ (the printed eq. (1) has n σ0 ρ) and T0 − d as in (19) (Theorem F.1's exact form: T0 − d − 1).
-    At λ = 0 and T > d it equals σ² d/(T − d) + n σ0² d/(T0 − d) = :func:`ols_collapse_error_asymptotic`, i.e.
-    Theorem 4.1 with T − d, T0 − d in place of T − d − 1, T0 − d − 1.
-
-    Parameters
-    ----------
-    lam : float or array_like
-        Ridge penalties λ >= 0.
-    T : int
-        Learner's sample size.
-    n : int or array_like
-        Number of generator fits (>= 0), broadcasts with ``lam``.
-    T0 : int
-        Generators' sample size (> d).
-    eigs, w0_sq : array_like
-        Eigenvalues of Σ and squared coordinates of w0 in its eigenbasis.
-    sigma2, sigma02 : float
-        Noise variances of the learner and of the generators.
+    Bias and Var of Proposition 4.2, ρ of eq. (19). At λ = 0, T > d it equals σ² d/(T − d) + n σ0² d/(T0 − d)
+    (:func:`ols_collapse_error_asymptotic`). Parameters as :func:`collapse_terms`.
 
     Returns
     -------
     float or numpy.ndarray
-        The error; float when ``lam`` and ``n`` are scalars. Used by ``notebooks/ridge_collapse.ipynb``.
+        The error; float when ``lam`` and ``n`` are scalars.
     """
     terms = collapse_terms(lam, T, n, T0, eigs, w0_sq, sigma2, sigma02)
     return _out(terms["bias"] + terms["variance"] + terms["collapse"])
@@ -723,73 +539,66 @@ def collapse_test_error(lam, T: int, n, T0: int, eigs, w0_sq, sigma2: float, sig
 # ---------------------------------------------------------------------------------------------------------
 
 
+@validate(n=_FITS, phi0=_RATIO, w0_norm2=_SIGNAL)
 def delta_bias_shared(n, phi0, w0_norm2: float):
-    """Extra bias with one shared over-parametrized design, Theorem 4.5 (Dohmatob et al. 2024).
+    """Extra bias with one shared over-parametrized design, Theorem 4.5: ``ΔBias ≃ (1 − 1/φ0)‖w0‖²`` for n >= 1.
 
-    Σ = I, σ0 = 0, X_m = X0 for all m, learner T > d with λ → 0⁺: ŵ_n = P0 w0 for every n >= 1, so
-    ``ΔBias ≃ (1 − 1/φ0)‖w0‖²`` for φ0 = d/T0 > 1, 0 for φ0 <= 1, the same for all n >= 1, and 0 at n = 0.
+    Σ = I, σ0 = 0, X_m = X0, learner T > d with λ → 0⁺: ŵ_n = P0 w0 for every n >= 1. 0 for φ0 <= 1 or n = 0.
 
     Parameters
     ----------
     n : int or array_like
         Number of generator fits (>= 0).
     phi0 : float or array_like
-        φ0 = d/T0 > 0; broadcasts with ``n``.
+        φ0 = d/T0 > 0, broadcast with ``n``.
     w0_norm2 : float
         ‖w0‖² >= 0.
 
     Returns
     -------
     float or numpy.ndarray
-        ΔBias. Used by ``notebooks/ridge_collapse.ipynb``.
+        ΔBias.
     """
-    n = _check_counts(n)
-    phi0 = _check_phi("phi0", phi0)
-    w0_norm2 = _check_nonneg("w0_norm2", w0_norm2, "‖w0‖²")
     loss = (1.0 - np.minimum(1.0 / phi0, 1.0)) * w0_norm2
     return _out(np.where(n >= 1, loss, 0.0))
 
 
+@validate(phis=RealArray(0, low_open=True, ndim=1, nonempty=False))
 def eta_independent(phis) -> float:
-    """``η = Π_m min(1/φ_m, 1)``, Theorem 4.6 (Dohmatob et al. 2024): ‖ŵ_n‖² ≃ η‖w0‖² with independent designs.
+    """``η = Π_m min(1/φ_m, 1)``, Theorem 4.6: ‖ŵ_n‖² ≃ η‖w0‖² with independent designs.
 
     Parameters
     ----------
     phis : array_like
-        The ratios φ_m = d/T_m > 0 of the generators m = 0 … n−1 (an empty sequence gives η = 1).
+        The ratios φ_m = d/T_m > 0 of the generators m = 0 … n−1 (empty: η = 1).
 
     Returns
     -------
     float
-        η in (0, 1]. Used by ``notebooks/ridge_collapse.ipynb``.
+        η in (0, 1].
     """
-    arr = np.atleast_1d(_check_phi("phis", phis))
-    if arr.ndim != 1:
-        raise ValueError(f"phis must be a 1-D sequence of ratios d/T_m, got shape {arr.shape}")
-    return float(np.prod(np.minimum(1.0 / arr, 1.0)))
+    return float(np.prod(np.minimum(1.0 / phis, 1.0)))
 
 
+@validate(n=_FITS, phi0=_RATIO, w0_norm2=_SIGNAL)
 def delta_bias_independent(n, phi0, w0_norm2: float):
-    """Extra bias with independent over-parametrized designs, Theorem 4.6 (Dohmatob et al. 2024).
+    """Extra bias with independent over-parametrized designs, Theorem 4.6: ``ΔBias ≃ (1 − min(1/φ0, 1)^n)‖w0‖²``.
 
-    Σ = I, σ0 = 0, φ_m = φ0 for every generator: ``ΔBias ≃ (1 − η)‖w0‖²`` with η = min(1/φ0, 1)^n, i.e.
-    (1 − φ0^{−n})‖w0‖² for φ0 > 1: exponentially fast collapse to the null predictor. 0 for φ0 <= 1 or n = 0.
+    Σ = I, σ0 = 0, φ_m = φ0 for every generator: for φ0 > 1 the learner collapses to the null predictor
+    exponentially fast in n.
 
     Parameters
     ----------
     n : int or array_like
         Number of generator fits (>= 0).
     phi0 : float or array_like
-        φ0 = d/T0 > 0; broadcasts with ``n``.
+        φ0 = d/T0 > 0, broadcast with ``n``.
     w0_norm2 : float
         ‖w0‖² >= 0.
 
     Returns
     -------
     float or numpy.ndarray
-        ΔBias. Used by ``notebooks/ridge_collapse.ipynb``.
+        ΔBias.
     """
-    n = _check_counts(n)
-    phi0 = _check_phi("phi0", phi0)
-    w0_norm2 = _check_nonneg("w0_norm2", w0_norm2, "‖w0‖²")
     return _out((1.0 - np.minimum(1.0 / phi0, 1.0) ** n) * w0_norm2)

@@ -9,7 +9,7 @@ truth's coordinates in Sigma's eigenbasis are ``c_j ~ j^-delta/2`` with ``delta 
 - ``ell_star = min((b - a) ell_crit, beta)`` (Corollary 5.2) when ``T0 ~ T^b`` and ``n sigma0^2 ~ T^a``.
 
 Exponents are dimensionless and checked against the paper's values in the unit tests (e.g. (2, 0.375) gives
-``ell_crit = 0.8``, ``c = 0.6``). Used by ``notebooks/scaling_laws.ipynb`` and ``notebooks/mnist_krr.ipynb``.
+``ell_crit = 0.8``, ``c = 0.6``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from collapse_utils.validation import Int, Optional, Real, RealArray, fail, validate
 
-def _check_beta_r(beta, r) -> tuple[float, float]:
-    if isinstance(beta, bool) or not np.isscalar(beta) or not np.isfinite(beta) or beta <= 1:
-        raise ValueError(f"beta (capacity exponent) must be a finite number > 1, got {beta!r}")
-    if isinstance(r, bool) or not np.isscalar(r) or not np.isfinite(r) or r <= 0:
-        raise ValueError(f"r (source exponent) must be a finite number > 0, got {r!r}")
-    return float(beta), float(r)
+_BETA = Real(1, low_open=True)  # capacity exponent beta > 1
+_R = Real(0, low_open=True)  # source exponent r > 0
 
 
 @dataclass(frozen=True)
@@ -38,24 +35,26 @@ class Exponents:
     ell_crit: float  # clean-optimal ridge exponent
     c: float  # clean rate exponent
 
+    @validate(a=Real(), b=Real())
     def ell_star(self, a: float, b: float) -> float:
         """Corollary 5.2: the optimal exponent ``min((b - a) ell_crit, beta)`` when ``T0 ~ T^b``, ``n sigma0^2 ~ T^a``.
 
-        The printed corollary says "n ~ T^b"; it is ``n sigma0^2 ~ T^a`` (reference typo list, item 6).
+        The printed corollary says "n ~ T^b"; the condition is on ``n sigma0^2 ~ T^a``.
         """
-        if not (np.isfinite(a) and np.isfinite(b)) or b - a <= 0:
-            raise ValueError(f"need b > a (the generators' data must outgrow their noise), got a={a!r}, b={b!r}")
+        if b <= a:
+            fail("b", f"> a = {a:g} (the generators' data must outgrow their noise)", b)
         return float(min((b - a) * self.ell_crit, self.beta))
 
 
+@validate(beta=_BETA, r=_R)
 def exponents(beta: float, r: float) -> Exponents:
     """Exponents of Dohmatob et al. §5 for capacity ``beta > 1`` and source ``r > 0``."""
-    beta, r = _check_beta_r(beta, r)
     r_under = min(r, 1.0)
     return Exponents(beta=beta, r=r, r_under=r_under, delta=1 + beta * (2 * r - 1),
                      ell_crit=beta / (2 * beta * r_under + 1), c=2 * beta * r_under / (2 * beta * r_under + 1))
 
 
+@validate(d=Int(1), beta=_BETA, r=_R, w0_norm_sigma=Real(0, low_open=True))
 def power_law_problem(d: int, beta: float, r: float, *, w0_norm_sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Spectrum and truth of the §5 model: ``lambda_k = k^-beta`` and ``c_j^2 ~ j^-delta``, ``k, j = 1..d``.
 
@@ -67,10 +66,6 @@ def power_law_problem(d: int, beta: float, r: float, *, w0_norm_sigma: float = 1
     eigs, w0_sq
         Eigenvalues (descending) and the truth's squared coordinates in that eigenbasis.
     """
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    if not np.isfinite(w0_norm_sigma) or w0_norm_sigma <= 0:
-        raise ValueError(f"w0_norm_sigma must be a finite number > 0, got {w0_norm_sigma!r}")
     ex = exponents(beta, r)
     k = np.arange(1, d + 1, dtype=float)
     eigs = k**-ex.beta
@@ -79,6 +74,8 @@ def power_law_problem(d: int, beta: float, r: float, *, w0_norm_sigma: float = 1
     return eigs, w0_sq
 
 
+@validate(T=RealArray(1), ell=Real(0), beta=_BETA, r=_R, n=RealArray(0), sigma2=Real(0), sigma02=Real(0),
+          T0=Optional(RealArray(0, low_open=True)), d=Optional(Int(1)))
 def theorem51_rate(T, ell, beta, r, *, n=0, sigma2=1.0, sigma02=1.0, T0=None, d=None):
     """Theorem 5.1's rate (up to constants) for ``lambda = T^-ell``:
 
@@ -88,25 +85,23 @@ def theorem51_rate(T, ell, beta, r, *, n=0, sigma2=1.0, sigma02=1.0, T0=None, d=
     The clean part (``n = 0``) is Cui et al. (2022)'s rate. Only exponents are meaningful: ``~`` hides constants.
     """
     ex = exponents(beta, r)
-    T = np.asarray(T, dtype=float)
-    if np.any(T < 1):
-        raise ValueError("T must be >= 1")
-    ell = float(ell)
-    if not 0 <= ell < ex.beta:
-        raise ValueError(f"ell must lie in [0, beta) = [0, {ex.beta}), got {ell!r}")
+    if ell >= beta:
+        fail("ell", f"< beta = {beta:g}", ell)
     decay = T ** -(1 - ell / ex.beta)
     out = np.maximum(sigma2, T ** (1 - 2 * ex.r_under * ell - ell / ex.beta)) * decay
-    if np.any(np.asarray(n) > 0):
-        if T0 is None or d is None or not d < T0:
-            raise ValueError("the collapse term needs T0 and d with d < T0 (phi0 = d/T0 < 1)")
+    if np.any(n > 0):
+        if T0 is None or d is None or np.any(T0 <= d):
+            fail("T0", "given with d, and > d, for the collapse term (phi0 = d/T0 < 1)", T0)
         phi0 = d / T0
-        out = out + np.asarray(n) * sigma02 / (1 - phi0) * np.maximum(T / T0, phi0) * decay
+        out = out + n * sigma02 / (1 - phi0) * np.maximum(T / T0, phi0) * decay
     return out
 
 
+@validate(x=RealArray(0, low_open=True, ndim=1), y=RealArray(0, low_open=True, ndim=1))
 def loglog_slope(x, y) -> float:
     """Least-squares slope of ``log y`` against ``log x``: the fitted exponent of a power law."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
-        raise ValueError("x and y must be positive arrays of one shape with at least 2 points")
+    if x.size < 2:
+        fail("x", "at least 2 points", x)
+    if y.shape != x.shape:
+        fail("y", f"of the shape of x, {x.shape}", y)
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])

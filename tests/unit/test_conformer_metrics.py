@@ -17,7 +17,9 @@ import collapse_utils  # noqa: F401 -- first, so that the thread settings are ex
 pytest.importorskip("rdkit")
 pytest.importorskip("scipy")
 
+from rdkit import Chem
 from rdkit.Chem import rdMolAlign
+from rdkit.Geometry import Point3D
 
 from collapse_utils.conformer_metrics import (
     DEFAULT_THRESHOLD,
@@ -28,7 +30,14 @@ from collapse_utils.conformer_metrics import (
     noise_conformers,
     rmsd_matrix,
 )
-from collapse_utils.data.conformers import Conformer, ConformerRecipe, MoleculeGraph, load_conformers, to_rdkit
+from collapse_utils.data.conformers import (
+    ATOM_TYPES,
+    BOND_TYPES,
+    Conformer,
+    ConformerRecipe,
+    MoleculeGraph,
+    load_conformers,
+)
 
 RECIPE = ConformerRecipe(molecules=(("valproic acid", "CCCC(CCC)C(=O)O"),
                                     ("mexiletine", "C[C@@H](N)COc1c(C)cccc1C")),
@@ -38,6 +47,27 @@ RECIPE = ConformerRecipe(molecules=(("valproic acid", "CCCC(CCC)C(=O)O"),
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return load_conformers(RECIPE, cache=tmp_path_factory.mktemp("metrics"))
+
+
+def to_rdkit(graph: MoleculeGraph, coords) -> Chem.Mol:
+    """The heavy-atom RDKit molecule of ``graph`` (its SMILES, same atom order) with ``coords`` as conformer 0."""
+    mol = Chem.RemoveHs(Chem.MolFromSmiles(graph.smiles))
+    conf = Chem.Conformer(graph.n_atoms)
+    for i, (x, y, z) in enumerate(np.asarray(coords, dtype=float)):
+        conf.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
+    mol.AddConformer(conf, assignId=True)
+    return mol
+
+
+def test_to_rdkit_keeps_the_graph_atom_order_bonds_and_coordinates(data):
+    for m, g in enumerate(data.graphs):
+        c = next(c for c in data.train if c.mol == m)
+        mol = to_rdkit(g, c.coords)
+        assert [a.GetSymbol() for a in mol.GetAtoms()] == [ATOM_TYPES[t] for t in g.atom_types]
+        for (i, j), t in zip(g.bonds, g.bond_types, strict=True):
+            assert str(mol.GetBondBetweenAtoms(int(i), int(j)).GetBondType()).lower() == BOND_TYPES[t]
+        assert mol.GetNumBonds() == len(g.bonds)
+        np.testing.assert_allclose(mol.GetConformer().GetPositions(), c.coords, atol=1e-6)
 
 
 def rotation(seed: int) -> np.ndarray:
@@ -102,23 +132,6 @@ def test_rmsd_matrix_shapes_and_conformer_inputs(data):
     np.testing.assert_allclose(r, rmsd_matrix(g, np.stack([c.coords for c in gen]), [c.coords for c in ref]))
 
 
-@pytest.mark.parametrize(("generated", "message"), [
-    ([], r"generated must be a non-empty list of \(10, 3\) coordinate arrays"),
-    ([np.zeros((9, 3))], r"generated must be a non-empty list of \(10, 3\) coordinate arrays, got shape \(1, 9, 3\)"),
-    ([np.full((10, 3), np.nan)], "generated must hold finite coordinates"),
-])
-def test_rmsd_matrix_rejects_bad_coordinates(data, generated, message):
-    with pytest.raises(ValueError, match=message):
-        rmsd_matrix(data.graphs[0], generated, [np.zeros((10, 3))])
-
-
-def test_rmsd_matrix_rejects_bad_arguments(data):
-    with pytest.raises(ValueError, match="graph must be a MoleculeGraph, got str"):
-        rmsd_matrix("CCO", [np.zeros((3, 3))], [np.zeros((3, 3))])
-    with pytest.raises(ValueError, match="max_matches must be an integer >= 1, got 0"):
-        rmsd_matrix(data.graphs[0], [np.zeros((10, 3))], [np.zeros((10, 3))], max_matches=0)
-
-
 # ------------------------------------------------------------------------------------------------------- COV and MAT
 def test_coverage_and_matching_on_a_hand_made_matrix():
     r = np.array([[0.2, 1.0, 3.0],
@@ -128,21 +141,6 @@ def test_coverage_and_matching_on_a_hand_made_matrix():
     assert coverage_matching(r, 2.0) == pytest.approx((1.0, 2.7 / 3))
     assert coverage_matching(r.T, 0.5) == pytest.approx((1.0, 0.35))  # precision: nearest reference per generated
     assert DEFAULT_THRESHOLD == 0.75
-
-
-@pytest.mark.parametrize(("rmsd", "threshold", "message"), [
-    ([[0.1]], 0.0, r"threshold must be a finite number > 0 \(Å\), got 0.0"),
-    ([[0.1]], -1.0, "threshold must be a finite number > 0"),
-    ([[0.1]], float("nan"), "threshold must be a finite number > 0"),
-    ([[0.1]], True, "threshold must be a finite number > 0"),
-    ([0.1, 0.2], 0.5, r"rmsd must be a non-empty 2-D array of finite numbers >= 0, got shape \(2,\)"),
-    (np.zeros((2, 0)), 0.5, "rmsd must be a non-empty 2-D array"),
-    ([[-0.1]], 0.5, "rmsd must be a non-empty 2-D array of finite numbers >= 0"),
-    ([[np.inf]], 0.5, "rmsd must be a non-empty 2-D array of finite numbers >= 0"),
-])
-def test_coverage_matching_rejects_invalid_inputs(rmsd, threshold, message):
-    with pytest.raises(ValueError, match=message):
-        coverage_matching(rmsd, threshold)
 
 
 def test_conformer_metrics_average_per_molecule_scores(data):
@@ -162,15 +160,11 @@ def test_conformer_metrics_average_per_molecule_scores(data):
     assert itself["cov_r"] == itself["cov_p"] == 1.0 and itself["mat_r"] < 1e-5 and itself["bond_w1"] == 0.0
 
 
-def test_conformer_metrics_needs_generated_conformers_of_every_reference_molecule(data):
+def test_conformer_metrics_ignore_molecules_without_references(data):
     only_first = [c for c in data.train if c.mol == 0]
-    with pytest.raises(ValueError, match="generated holds no conformer of 'mexiletine', which has 1 references"):
-        conformer_metrics(data.graphs, only_first, data.test)
-    assert conformer_metrics(data.graphs, only_first, [c for c in data.test if c.mol == 0])["cov_r"] >= 0
-    with pytest.raises(ValueError, match=r"reference must hold Conformer objects with mol in \[0, 2\)"):
-        conformer_metrics(data.graphs, data.train, [Conformer(2, np.zeros((3, 3)))])
-    with pytest.raises(ValueError, match="reference must hold at least one conformer"):
-        conformer_metrics(data.graphs, data.train, [])
+    alone = conformer_metrics(data.graphs, only_first, [c for c in data.test if c.mol == 0])
+    r = rmsd_matrix(data.graphs[0], only_first, [c for c in data.test if c.mol == 0])
+    assert (alone["cov_r"], alone["mat_r"]) == pytest.approx(coverage_matching(r))
 
 
 def test_noise_baseline_covers_nothing_and_keeps_scale(data):
@@ -185,8 +179,6 @@ def test_noise_baseline_covers_nothing_and_keeps_scale(data):
     assert scores["cov_r"] == 0.0 and scores["mat_r"] > 2 * DEFAULT_THRESHOLD
     again = noise_conformers(data.graphs, data.train, np.random.default_rng(0))
     assert all(np.array_equal(a.coords, b.coords) for a, b in zip(noise, again, strict=True))
-    with pytest.raises(ValueError, match=r"rng must be a numpy\.random\.Generator, got int"):
-        noise_conformers(data.graphs, data.train, 0)
 
 
 # ------------------------------------------------------------------------------------------------------ bond lengths
@@ -196,11 +188,6 @@ def test_bond_lengths_of_a_hand_made_conformer():
     np.testing.assert_allclose(bond_lengths([g], [c, c]), [1.5, 1.2, 1.5, 1.2], rtol=1e-6)
     np.testing.assert_allclose(bond_lengths([g], [c], "double"), [1.2], rtol=1e-6)
     assert bond_lengths([g], [c], "aromatic").size == 0
-    with pytest.raises(ValueError, match=r"bond_type must be None or one of \('single', 'double', 'triple', "
-                                         r"'aromatic'\), got 'ionic'"):
-        bond_lengths([g], [c], "ionic")
-    with pytest.raises(ValueError, match="generated and reference must hold bonds of type aromatic, got 0 and 0"):
-        bond_length_distance([g], [c], [c], "aromatic")
 
 
 def test_bond_length_distance_of_scaled_conformers(data):

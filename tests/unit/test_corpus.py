@@ -50,22 +50,6 @@ def test_long_stories_are_dropped_and_counted(small):
     capped = load_corpus("synthetic", n_train=300, n_test=100, seed=3, max_len=cap)
     assert capped.n_dropped == sum(n > cap for n in lengths)
     assert max(len(s) for s in capped.train + capped.test) <= cap
-    with pytest.raises(ValueError, match="drops every story"):
-        load_corpus("synthetic", n_train=10, n_test=10, seed=3, max_len=2)
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "wiki"}, "name must be one of"),
-    ({"n_train": 0}, "n_train must be an integer >= 1"),
-    ({"n_test": -1}, "n_test must be an integer >= 1"),
-    ({"seed": -1}, "seed must be an integer >= 0"),
-    ({"max_len": 1}, "max_len must be an integer >= 2"),
-    ({"vocab_size": 100}, "vocab_size must be an integer >= 257"),
-])
-def test_load_corpus_rejects_bad_input(kwargs, message):
-    args = {"name": "synthetic", "n_train": 5, "n_test": 5, "seed": 0, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        load_corpus(**args)
 
 
 def test_auto_falls_back_to_the_synthetic_language_offline(monkeypatch):
@@ -90,8 +74,6 @@ def test_distinct_ngrams_counts_within_stories_only():
     assert distinct_ngrams([a, b], 2) == pytest.approx(3 / 5)
     assert distinct_ngrams([a], 1) == pytest.approx(3 / 5)
     assert math.isnan(distinct_ngrams([np.array([5, 0])], 2))
-    with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        distinct_ngrams([a], 0)
 
 
 def test_story_stats_of_real_stories(small):
@@ -103,5 +85,3 @@ def test_story_stats_of_real_stories(small):
     assert 100 < stats["vocab_used"] < small.tokenizer.vocab_size
     repeated = story_stats([small.test[0]] * 50, eos_id=small.tokenizer.eos_id)
     assert repeated["distinct_3"] < stats["distinct_3"] and "grammatical" not in repeated
-    with pytest.raises(ValueError, match="at least one story"):
-        story_stats([])

@@ -27,7 +27,6 @@ from collapse_utils.data.conformers import (
     MoleculeGraph,
     cache_path,
     load_conformers,
-    to_rdkit,
 )
 
 TINY = ConformerRecipe(molecules=(("valproic acid", "CCCC(CCC)C(=O)O"), ("pregabalin", "CC(C)C[C@H](CN)CC(=O)O")),
@@ -93,32 +92,6 @@ def test_key_is_stable_and_changes_with_every_field():
     keys = {name: dataclasses.replace(TINY, **{name: value}).key() for name, value in changes.items()}
     assert TINY.key() not in keys.values() and len(set(keys.values())) == len(keys)
     assert dataclasses.replace(TINY, n_train=None).key() != TINY.key()
-
-
-@pytest.mark.parametrize(("change", "message"), [
-    ({"n_test": 4}, "n_test must be < n_conformers = 4, got 4"),
-    ({"n_train": 4}, r"n_train must be None or an integer in \[1, n_conformers - n_test = 3\], got 4"),
-    ({"n_train": 0}, "n_train must be None"),
-    ({"n_conformers": 1}, "n_conformers must be an integer >= 2, got 1"),
-    ({"seed": True}, "seed must be an integer >= 0, got True"),
-    ({"seed": 2**31}, r"seed must be an integer in \[0, 2\*\*31\)"),
-    ({"force_field": "UFF"}, "force_field must be one of"),
-    ({"prune_rms": -0.1}, r"prune_rms must be a finite number >= 0 \(Å\), got -0.1"),
-    ({"prune_rms": float("nan")}, "prune_rms must be a finite number >= 0"),
-    ({"molecules": ()}, "molecules must hold at least one"),
-    ({"molecules": (("a", "CCO"), ("a", "CCN"))}, "distinct names"),
-    ({"molecules": (("salt", "CC[Na]"),)}, "holds element 'Na'"),
-    ({"molecules": (("bad", "C1CC"),)}, "smiles must be a SMILES string RDKit can parse, got 'C1CC'"),
-    ({"molecules": ("CCO",)}, "molecules must be a sequence of"),
-])
-def test_recipe_rejects_invalid_fields(change, message):
-    with pytest.raises(ValueError, match=message):
-        dataclasses.replace(TINY, **change)
-
-
-def test_load_rejects_a_non_recipe(tmp_path):
-    with pytest.raises(ValueError, match="recipe must be a ConformerRecipe, got dict"):
-        load_conformers({"n_conformers": 4}, cache=tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------------------- the cache
@@ -205,26 +178,3 @@ def test_bond_lengths_of_real_conformers_are_chemically_sane(chemistry):
             assert low <= np.linalg.norm(c.coords[i] - c.coords[j]) <= high, (g.name, i, j, kind)
             seen.add(kind)
     assert seen == set(SANE)
-
-
-def test_to_rdkit_keeps_the_graph_atom_order_and_coordinates(chemistry):
-    for m, g in enumerate(chemistry.graphs):
-        c = next(c for c in chemistry.train if c.mol == m)
-        mol = to_rdkit(g, c.coords)
-        assert [a.GetSymbol() for a in mol.GetAtoms()] == [ATOM_TYPES[t] for t in g.atom_types]
-        assert all(a.GetAtomicNum() > 1 for a in mol.GetAtoms())
-        for (i, j), t in zip(g.bonds, g.bond_types, strict=True):
-            assert str(mol.GetBondBetweenAtoms(int(i), int(j)).GetBondType()).lower() == BOND_TYPES[t]
-        assert mol.GetNumBonds() == len(g.bonds)
-        np.testing.assert_allclose(mol.GetConformer().GetPositions(), c.coords, atol=1e-6)
-
-
-def test_to_rdkit_rejects_wrong_coordinates(tiny):
-    g = tiny.graphs[0]
-    with pytest.raises(ValueError, match=r"coords must be finite with shape \(10, 3\) for valproic acid"):
-        to_rdkit(g, np.zeros((9, 3)))
-    with pytest.raises(ValueError, match="coords must be finite"):
-        to_rdkit(g, np.full((10, 3), np.nan))
-    wrong = dataclasses.replace(g, atom_types=np.zeros(10, dtype=np.int64))
-    with pytest.raises(ValueError, match="does not match the atoms of its SMILES"):
-        to_rdkit(wrong, np.zeros((10, 3)))

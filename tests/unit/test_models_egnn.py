@@ -7,8 +7,6 @@ reflections) and translations.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
@@ -17,14 +15,13 @@ from collapse_utils import config
 
 torch = pytest.importorskip("torch")
 
-from molecule_standins import Graph, graph  # noqa: E402
+from molecule_standins import graph  # noqa: E402
 
 from collapse_utils.models.egnn import (  # noqa: E402
     EGNN,
     N_EDGE_FEATURES,
     EGNNConfig,
     center,
-    check_graph,
     make_batch,
     molecule_edges,
     noise_embedding,
@@ -98,24 +95,6 @@ def test_molecule_edges_count_hops_the_short_way_round_a_ring():
     assert np.argmax(attr[(index[0] == 0) & (index[1] == 4)][0, :5]) == 4  # aromatic
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    (dict(bonds=np.array([[0, 6]])), "bonds must join two different atoms in 0..5"),
-    (dict(bonds=np.array([[1, 1]])), "bonds must join two different atoms"),
-    (dict(bond_types=np.array([0, 1, 4, 0, 0])), "bond_types must be 5 codes in 0..3"),
-    (dict(bond_types=np.array([0, 1])), "bond_types must be 5 codes in 0..3"),
-    (dict(atom_types=np.array([0, 0, 0])), "atom_types must be 6 non-negative integers"),
-    (dict(atom_types=np.array([0, 0, 0, 0, -1, 0])), "atom_types must be 6 non-negative integers"),
-    (dict(n_atoms=1, atom_types=np.array([0]), bonds=np.zeros((0, 2), np.int64), bond_types=np.zeros(0, np.int64)),
-     "n_atoms must be an integer >= 2"),
-])
-def test_check_graph_names_the_inconsistent_field(bad, message):
-    fields = dict(name="x", smiles="", atom_types=CHAIN.atom_types, bonds=CHAIN.bonds, bond_types=CHAIN.bond_types,
-                  n_atoms=6)
-    fields.update(bad)
-    with pytest.raises(ValueError, match=re.escape(message)):
-        check_graph(Graph(**fields))
-
-
 def test_make_batch_offsets_edges_and_tells_each_atom_its_molecule():
     b = make_batch(GRAPHS, [1, 0, 1])
     assert b.n_graphs == 3 and len(b.atom_types) == 7 + 6 + 7
@@ -124,23 +103,6 @@ def test_make_batch_offsets_edges_and_tells_each_atom_its_molecule():
     assert b.edge_index.shape[1] == 42 + 30 + 42
     src_graph, dst_graph = b.graph_index[b.edge_index[0]], b.graph_index[b.edge_index[1]]
     assert torch.equal(src_graph, dst_graph)  # no edge joins two molecules
-    with pytest.raises(ValueError, match=r"^mols must be indices in 0\.\.1, got 2$"):
-        make_batch(GRAPHS, [0, 2])
-    with pytest.raises(ValueError, match="at least one molecule"):
-        make_batch(GRAPHS, [])
-
-
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("hidden", 0, "hidden must be an integer >= 1, got 0"),
-    ("n_layers", 1.5, "n_layers must be an integer >= 1, got 1.5"),
-    ("n_rbf", True, "n_rbf must be an integer >= 1, got True"),
-    ("time_features", 7, "time_features must be an even integer >= 2, got 7"),
-    ("rbf_max", 0.0, "rbf_max must be a finite number > 0, got 0.0"),
-    ("rbf_max", float("nan"), "rbf_max must be a finite number > 0, got nan"),
-])
-def test_config_rejects_bad_sizes_naming_the_field(field, value, message):
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        EGNNConfig(**{field: value})
 
 
 def test_noise_embedding_is_bounded_and_separates_noise_levels():
@@ -229,13 +191,6 @@ def test_prediction_depends_on_atom_types_bond_types_and_noise_level():
     for g in (other_atoms, other_bonds):
         assert float((net(x, sigma, make_batch((g,), [0])) - base).abs().max()) > 1e-4
     assert float((net(x, 2 * sigma, make_batch((CHAIN,), [0])) - base).abs().max()) > 1e-4
-
-
-def test_atom_types_beyond_the_one_hot_width_are_rejected():
-    net = EGNN(EGNNConfig(hidden=8, n_layers=1, n_atom_types=4, n_rbf=4))
-    b = make_batch(GRAPHS, [1])  # RING holds atom type 5
-    with pytest.raises(ValueError, match=r"^atom types must be < n_atom_types = 4, got 5$"):
-        net(torch.zeros(7, 3), torch.ones(1), b)
 
 
 def test_center_removes_each_molecules_mean():

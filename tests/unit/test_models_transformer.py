@@ -7,7 +7,6 @@ Most tests use models of a few thousand parameters; the paper's four configurati
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import replace
 
 import pytest
@@ -24,7 +23,6 @@ from collapse_utils.models.transformer import (  # noqa: E402
     PAPER_PARAMS,
     Decoder,
     DecoderConfig,
-    KVCache,
     apply_rope,
     decoder_config,
     rope_tables,
@@ -128,33 +126,14 @@ def test_families_have_their_own_parts():
     assert llama.blocks[0].mlp.w1.weight.shape == (40, 16) and llama.blocks[0].mlp.w2.weight.shape == (16, 40)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"family": "gpt3"}, r"family must be one of \('gpt2', 'llama'\), got 'gpt3'"),
-    ({"vocab_size": 0}, r"vocab_size must be an integer >= 1, got 0"),
-    ({"n_layer": 1.0}, r"n_layer must be an integer >= 1, got 1.0"),
-    ({"n_head": True}, r"n_head must be an integer >= 1, got True"),
-    ({"max_len": -3}, r"max_len must be an integer >= 1, got -3"),
-    ({"n_head": 3}, r"n_head must divide d_model = 16, got n_head = 3"),
-    ({"eos_id": 23}, r"eos_id must be an integer in \[0, 22\], got 23"),
-    ({"eos_id": -1}, r"eos_id must be an integer in \[0, 22\], got -1"),
-])
-def test_config_rejects_bad_fields(changes, message):
-    with pytest.raises(ValueError, match=message):
-        tiny("gpt2", **changes)
-
-
-def test_llama_needs_an_even_head_dimension():
-    with pytest.raises(ValueError, match=r"even head dimension d_model / n_head, got 5"):
-        tiny("llama", d_model=15, n_head=3)
-    assert tiny("gpt2", d_model=15, n_head=3).head_dim == 5  # learned positions need no pairs
+def test_only_rotary_embeddings_need_an_even_head_dimension():
+    assert tiny("gpt2", d_model=15, n_head=3).head_dim == 5  # learned positions need no pairs (llama: test_contracts)
 
 
 def test_decoder_config_names_the_known_configs():
     assert decoder_config("llama2-42m") == PAPER_CONFIGS["llama2-42m"]
-    with pytest.raises(ValueError, match=re.escape("name must be one of ['gpt2-9m', 'gpt2-d128'")):
-        decoder_config("gpt2-large")
-    with pytest.raises(ValueError, match=r"eos_id must be an integer in \[0, 99\], got 500"):
-        decoder_config("gpt2-d64", vocab_size=100, eos_id=500)
+    assert decoder_config("GPT2-d64", vocab_size=100, eos_id=7) == replace(CI_CONFIGS["gpt2-d64"], vocab_size=100,
+                                                                          eos_id=7)
 
 
 def test_configs_are_frozen():
@@ -197,12 +176,6 @@ def test_forward_gives_logits_per_position(family, shape):
     logits = model_of(family)(tokens(shape))
     assert logits.shape == (*shape, 23) and logits.dtype == torch.float32
     assert torch.isfinite(logits).all()
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_forward_rejects_sequences_longer_than_the_context(family):
-    with pytest.raises(ValueError, match=r"sequence length 33 exceeds the context of 32 positions"):
-        model_of(family)(tokens((1, 33)))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -283,8 +256,6 @@ def test_cache_is_bounded_by_its_length_and_the_context():
     model = model_of("gpt2")
     cache = model.new_cache(2, 4)
     model(tokens((2, 3)), cache)
-    with pytest.raises(ValueError, match=r"sequence length 5 exceeds the context of 4 positions"):
-        model(tokens((2, 2)), cache)
-    with pytest.raises(ValueError, match=r"max_len must be in \[1, 32\], got 33"):
-        KVCache(model.config, 2, 33)
+    model(tokens((2, 1)), cache)  # fills the cache; one more position is refused (test_contracts)
+    assert cache.pos == 4 and cache.max_len == 4
     assert model.new_cache(5).kv.shape == (2, 2, 5, 2, 32, 8)

@@ -134,7 +134,7 @@ def test_weights_must_match_the_policy():
         sim.simulate_gaussian_mixing("accumulate", [0.5], **kw)
     with pytest.raises(ValueError, match="real_weights must be a 1-D array of weights"):
         sim.simulate_regression_mixing("replace", None, sigma=1.0, **kw)
-    with pytest.raises(ValueError, match=r"real_weights must be a 1-D array .* in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"real_weights must be None or a 1-D array .* in \(0, 1\]"):
         sim.simulate_gaussian_mixing("replace", [0.0, 0.5], **kw)
     with pytest.raises(ValueError, match="burn_in must be an integer in"):
         sim.simulate_gaussian_mixing("replace", [0.5], **{**kw, "burn_in": 3})

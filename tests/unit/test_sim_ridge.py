@@ -1,12 +1,10 @@
-"""Monte-Carlo simulator of Dohmatob et al.'s fake-data chain + ridge learner (reference regression-collapse.md §1-3).
+"""Monte-Carlo simulator of Dohmatob et al.'s fake-data chain + ridge learner (their §3 and Figure 3).
 
 Checked against the slow reference (exactly, with ``sampling="explicit"``), against itself in law (the sufficient-
 statistics shortcuts), against exact per-run facts, and against Theorem 4.1 written out inline (no theory module).
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -320,11 +318,6 @@ def test_bartlett_factor_gives_the_wishart_mean():
     assert abs(np.mean(W[:, 0, 0] ** 2) - (2 * T + T**2)) < 5 * np.std(W[:, 0, 0] ** 2) / np.sqrt(N)
 
 
-def test_bartlett_factor_needs_T_at_least_d():
-    with pytest.raises(ValueError, match=r"T >= d.*T=3, d=4"):
-        bartlett_factor(np.random.default_rng(0), 4, 3)
-
-
 def test_ridge_runs_mean_and_sem_shapes():
     runs = _grid_run("sufficient", False, ns=(0, 1, 2), Ts=(5, 20), lams=(0.0, 0.1, 1.0, 2.0), n_runs=4)
     assert runs.n_runs == 4
@@ -338,57 +331,14 @@ def test_ridge_runs_mean_and_sem_shapes():
     np.testing.assert_array_equal(runs.lams, [0.0, 0.1, 1.0, 2.0])
 
 
-@pytest.mark.parametrize("method", ["mean", "sem"])
-def test_ridge_runs_rejects_unknown_part(method):
-    runs = _grid_run("sufficient", False)
-    with pytest.raises(ValueError, match=r"part must be one of .*'errors'"):
-        getattr(runs, method)("errors")
-
-
 # ---------------------------------------------------------------------------------------------------------
-# (7) input errors of simulate_ridge_collapse: each message names the parameter
+# (7) accepted inputs (refused ones: test_contracts.py)
 # ---------------------------------------------------------------------------------------------------------
-
-VALID = {**_problem(6), "T0": 10, "sigma0": 0.3, "sigma": 0.2, "ns": [0, 1], "Ts": [8], "lams": [0.1],
-         "n_runs": 2, "seed": 0}
-
-BAD_INPUTS = {
-    "negative lams": ({"lams": [0.1, -0.1]}, r"^lams must"),
-    "2-D lams": ({"lams": [[0.1, 0.2]]}, r"^lams must"),
-    "empty lams": ({"lams": []}, r"^lams must"),
-    "nan lams": ({"lams": [np.nan]}, r"^lams must"),
-    "zero eig": ({"eigs": [1.0, 0.0, 1.0, 1.0, 1.0, 1.0]}, r"^eigs "),
-    "negative eig": ({"eigs": [1.0, -1.0, 1.0, 1.0, 1.0, 1.0]}, r"^eigs "),
-    "2-D eigs": ({"eigs": np.ones((6, 1))}, r"^eigs "),
-    "empty eigs": ({"eigs": []}, r"^eigs "),
-    "w0 too long": ({"w0": np.ones(7)}, r"^w0 .*\(6,\).*\(7,\)"),
-    "w0 2-D": ({"w0": np.ones((6, 1))}, r"^w0 .*\(6,\).*\(6, 1\)"),
-    "T0 = 0": ({"T0": 0}, r"^T0 must"),
-    "T0 float": ({"T0": 10.0}, r"^T0 must"),
-    "negative sigma": ({"sigma": -0.1}, r"^sigma must"),
-    "negative sigma0": ({"sigma0": -0.1}, r"^sigma0 must"),
-    "inf sigma": ({"sigma": np.inf}, r"^sigma must"),
-    "negative n": ({"ns": [-1, 2]}, r"^ns must"),
-    "repeated n": ({"ns": [1, 2, 1]}, r"^ns must be a non-empty 1-D sequence of distinct integers"),
-    "float n": ({"ns": [0.5]}, r"^ns must"),
-    "T = 0": ({"Ts": [0, 5]}, r"^Ts must"),
-    "repeated T": ({"Ts": [5, 5]}, r"^Ts must be a non-empty 1-D sequence of distinct integers"),
-    "n_runs = 1": ({"n_runs": 1}, r"^n_runs must"),
-    "bad sampling": ({"sampling": "exact"}, r"^sampling must"),
-}
-
-
-@pytest.mark.parametrize(("override", "message"), BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
-def test_simulate_rejects_bad_input_naming_the_parameter(override, message):
-    with pytest.raises(ValueError, match=message):
-        simulate_ridge_collapse(**{**VALID, **override})
 
 
 def test_valid_inputs_pass():
-    runs = simulate_ridge_collapse(**VALID)
+    valid = {**_problem(6), "T0": 10, "sigma0": 0.3, "sigma": 0.2, "ns": [0, 1], "Ts": [8.0], "lams": [0.1],
+             "n_runs": 2, "seed": 0}
+    runs = simulate_ridge_collapse(**valid)
     assert runs.total.shape == (2, 1, 2, 1)
-
-
-def test_reference_validates_like_the_simulator():
-    with pytest.raises(ValueError, match=re.escape("Ts must be a non-empty 1-D sequence of distinct")):
-        reference_ridge_collapse(**{**VALID, "Ts": [5, 5]})
+    assert runs.Ts.dtype == np.int64  # whole-number floats are sample sizes

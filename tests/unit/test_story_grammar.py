@@ -1,11 +1,12 @@
 """The synthetic story language of the language-model chapter (collapse_utils.data.story_grammar).
 
-Exact facts are checked on the tiny lexicon, whose ~10^4 stories can all be listed; the default language is checked on
+Exact facts are checked on a tiny lexicon, whose ~10^4 stories can all be listed; the default language is checked on
 samples (round trips, reference consistency, the size of its vocabulary and stories, its entropy per token).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -19,11 +20,32 @@ from collapse_utils.data.tokenizer import WordTokenizer, join_words, split_words
 
 G = sg.DEFAULT_GRAMMAR
 LEX = sg.DEFAULT_LEXICON
+STORIES_SHA256 = "ab5a102c8c16a47f"  # of the language before its words moved to story_words.py: unchanged by the move
+
+
+def tiny_lexicon(max_events: int = 2) -> sg.StoryLexicon:
+    """A small lexicon whose stories can all be listed (:meth:`StoryGrammar.enumerate_stories`).
+
+    It keeps the default templates of the lost-toy and friend events (so the Markov chain, ``can_end`` and the friend
+    rules are exercised), one or two words per list, and at most ``max_events`` events.
+    """
+    keep = {"go", "meet", "hug", "lose", "search", "find", "help"}
+    events = tuple(replace(e, follows=None if e.follows is None else tuple(k for k in e.follows if k in keep))
+                   for e in LEX.events if e.key in keep)
+    return sg.StoryLexicon(
+        girl_names=("Lily", "Sue"), boy_names=("Tom", "Ben"), animals=(), traits=("little",), toys=("ball", "kite"),
+        colours=("red",), places=("park", "beach"), feelings=("happy",), sads=("sad",), joys=("happy", "glad"),
+        spots=("bed", "tree"), foods=("cake",), games=("tag",), parents=("mom",), fixers=("glue",),
+        weathers=("rain",), answers=("Yes",), moves=("went", "ran"), times=("day",), hows=("happily",),
+        things=("castle",), materials=("sand",), tastes=("yummy",),
+        openings=LEX.openings[:2], setups=LEX.setups[:2], events=events, endings=LEX.endings[:2],
+        max_events=max_events, end_prob=0.4, zipf=1.0, pronoun_prob=0.6, colour_prob=0.3,
+    )
 
 
 @pytest.fixture(scope="module")
 def tiny() -> sg.StoryGrammar:
-    return sg.StoryGrammar(sg.tiny_lexicon(max_events=2))
+    return sg.StoryGrammar(tiny_lexicon(max_events=2))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +91,7 @@ def test_tiny_language_exercises_the_event_chain(tiny_stories):
 
 
 def test_fewer_events_give_fewer_stories_that_still_sum_to_one():
-    one = sg.StoryGrammar(sg.tiny_lexicon(max_events=1)).enumerate_stories()
+    one = sg.StoryGrammar(tiny_lexicon(max_events=1)).enumerate_stories()
     assert 10 < len(one) < 2000
     assert math.fsum(p for _, p in one) == pytest.approx(1.0, abs=1e-12)
 
@@ -94,6 +116,14 @@ def test_sampling_frequencies_match_the_probabilities(tiny, tiny_stories):
 # ---------------------------------------------------------------------------------------------------------------
 # the default language, on samples
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def test_the_default_language_is_the_one_the_chapter_was_built_with():
+    """300 stories of seed 0 with their log-probabilities, hashed: a change of a word, weight or rule shows here."""
+    h = hashlib.sha256()
+    for text, deriv in G.sample_with_derivations(300, np.random.default_rng(0)):
+        h.update(f"{text}|{deriv}|{G.log_prob(text)!r}".encode())
+    assert h.hexdigest()[:16] == STORIES_SHA256
 
 
 def test_samples_parse_back_to_their_derivations_and_regenerate(samples):
@@ -228,72 +258,11 @@ def test_valid_prefix_counts_the_words_before_the_first_error(samples):
     assert G.valid_prefix(wrong) == first_change
     assert G.valid_prefix(text + " " + samples[1][0]) == len(words)  # a story followed by more words
     assert G.valid_prefix("Lily") == 0
-    with pytest.raises(ValueError, match="text must be a str"):
-        G.valid_prefix(3)
 
 
 def test_true_nll_is_inf_outside_the_language():
     nll = G.true_nll(["Once upon a time.", G.sample(1, np.random.default_rng(0))[0]])
     assert nll[0] == math.inf and 0 < nll[1] < math.inf
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# input validation
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("n", "message"), [(0, "n must be an integer >= 1, got 0"),
-                                            (2.0, "n must be an integer >= 1, got 2.0"),
-                                            (True, "n must be an integer >= 1, got True")])
-def test_sample_rejects_a_bad_count(n, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
-        G.sample(n, np.random.default_rng(0))
-
-
-def test_sample_rejects_a_seed_instead_of_a_generator():
-    with pytest.raises(ValueError, match=r"rng must be a numpy\.random\.Generator, got int"):
-        G.sample(3, 0)
-
-
-def test_enumeration_stops_on_a_large_language():
-    with pytest.raises(ValueError, match="more than max_stories=1000"):
-        G.enumerate_stories(max_stories=1000)
-
-
-def test_generate_rejects_a_bad_derivation(samples):
-    deriv = samples[0][1]
-    with pytest.raises(ValueError, match="ends after"):
-        G.generate(deriv[:-3])
-    with pytest.raises(ValueError, match="ends after"):
-        G.generate((*deriv, 0))
-    with pytest.raises(ValueError, match=r"choice 0 of the derivation must be an option index in 0 \.\. 3"):
-        G.generate((9, *deriv[1:]))
-
-
-def test_log_prob_rejects_a_non_string():
-    with pytest.raises(ValueError, match="text must be a str, got list"):
-        G.log_prob(["Lily"])
-
-
-@pytest.mark.parametrize(("change", "message"), [
-    ({"end_prob": 1.0}, "lexicon.end_prob must be a number with 0 < end_prob < 1, got 1.0"),
-    ({"max_events": 0}, "lexicon.max_events must be an integer >= 1, got 0"),
-    ({"zipf": -1.0}, "lexicon.zipf must be a number in [0, 5], got -1.0"),
-    ({"boy_names": ("Tom",)}, "lexicon.boy_names must hold at least 2 names"),
-    ({"toys": ("ball", "red")}, "a word must not be both a colour and a toy, got ['red']"),
-    ({"places": ("park", "park")}, "lexicon.places must not repeat words"),
-    ({"endings": ("In the end , {Name} was {nope} .",)}, "unknown slot {nope}"),
-    ({"endings": ("One day , {Name} slept .",)}, "events and endings must start with distinct words"),
-    ({"endings": ("{toy} was fun .",)}, "a template must start with a fixed word"),
-    ({"openings": ("Lily was a {kind} .",)}, "every opening must introduce the hero with {kind} before {Name}"),
-    ({"events": (sg.Event("go", "One day , {he} slept .", follows=("nap",)),)}, "follows names an unknown event"),
-    ({"setups": ("{Friend} had a {colour} {toy} .",)}, "openings and setups must not mention the friend"),
-    ({"setups": ("Her toy was a {colour} {toy} .",)}, "a template's first word must not be a name or He, She, His"),
-    ({"openings": ("Once , {he} was a {kind} named {Name} .",)}, "an opening must not use {he} before {Name}"),
-])
-def test_invalid_lexicons_are_rejected(change, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
-        sg.StoryGrammar(replace(LEX, **change))
 
 
 def test_story_grammar_returns_the_default():

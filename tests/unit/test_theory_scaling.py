@@ -39,21 +39,6 @@ def test_ell_star_corollary_5_2():
     assert ex.ell_star(a=0.0, b=0.5) == pytest.approx(0.4)
     assert ex.ell_star(a=0.1, b=0.6) == pytest.approx(0.4)
     assert ex.ell_star(a=0.0, b=10.0) == pytest.approx(2.0)  # capped at beta
-    with pytest.raises(ValueError, match="b > a"):
-        ex.ell_star(a=0.5, b=0.5)
-
-
-@pytest.mark.parametrize(("beta", "r"), [(1.0, 0.5), (0.5, 0.5), (np.nan, 0.5), (2.0, 0.0), (2.0, -1.0), (2.0, np.inf)])
-def test_invalid_exponents_raise(beta, r):
-    with pytest.raises(ValueError, match=r"beta|r \(source"):
-        scaling.exponents(beta, r)
-
-
-def test_invalid_exponent_messages_name_the_parameter():
-    with pytest.raises(ValueError, match=r"beta \(capacity exponent\) must be a finite number > 1, got 1.0"):
-        scaling.exponents(1.0, 0.3)
-    with pytest.raises(ValueError, match=r"r \(source exponent\) must be a finite number > 0, got 0"):
-        scaling.exponents(2.0, 0)
 
 
 def test_power_law_problem_normalization():
@@ -66,10 +51,6 @@ def test_power_law_problem_normalization():
     assert slope == pytest.approx(-0.5)  # c_j^2 ~ j^-delta with delta = 0.5
     _, scaled = scaling.power_law_problem(300, 2.0, 0.375, w0_norm_sigma=4.0)
     assert np.sum(eigs * scaled) == pytest.approx(4.0)
-    with pytest.raises(ValueError, match="d must be an integer"):
-        scaling.power_law_problem(0, 2.0, 0.375)
-    with pytest.raises(ValueError, match="w0_norm_sigma"):
-        scaling.power_law_problem(10, 2.0, 0.375, w0_norm_sigma=0.0)
 
 
 def test_theorem51_rate_exponents():
@@ -79,16 +60,8 @@ def test_theorem51_rate_exponents():
     assert scaling.loglog_slope(T, clean) == pytest.approx(-ex.c)
     with_collapse = scaling.theorem51_rate(T, ex.ell_crit, 2.0, 0.375, n=1, T0=600, d=300)
     assert scaling.loglog_slope(T, with_collapse) == pytest.approx(ex.ell_crit / 2.0, abs=0.01)
-    with pytest.raises(ValueError, match="ell must lie"):
-        scaling.theorem51_rate(T, 2.5, 2.0, 0.375)
-    with pytest.raises(ValueError, match="phi0"):
-        scaling.theorem51_rate(T, 0.8, 2.0, 0.375, n=1, T0=200, d=300)
 
 
 def test_loglog_slope():
     x = np.array([1.0, 10.0, 100.0])
     assert scaling.loglog_slope(x, 3 * x**-0.7) == pytest.approx(-0.7)
-    with pytest.raises(ValueError):
-        scaling.loglog_slope(x, -x)
-    with pytest.raises(ValueError):
-        scaling.loglog_slope([1.0], [1.0])

@@ -67,13 +67,7 @@ def test_source_path_gives_the_same_records(tmp_path):
     assert ts.load_tinystories("train", source=str(as_list), n=5) == first_five
 
 
-def test_local_loader_errors(tmp_path):
-    with pytest.raises(ValueError, match="split must be one of"):
-        ts.load_tinystories_local(FIXTURE, split="test")
-    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
-        ts.load_tinystories_local(FIXTURE, n=0)
-    with pytest.raises(ValueError, match="must be an existing file"):
-        ts.load_tinystories_local(tmp_path / "missing.jsonl")
+def test_local_loader_names_a_bad_record(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Lily ran."}\n{"story": "Tom sat."}\n')
     with pytest.raises(ValueError, match="record 1 must be an object with a 'text' field"):
@@ -141,15 +135,6 @@ def test_hub_rows_are_cleaned_like_the_local_file(monkeypatch, no_offline_env):
     assert ts.load_tinystories("validation") == ts.load_tinystories_local(FIXTURE, split="validation")
     assert ts.load_tinystories("train", n=4) == ts.load_tinystories_local(FIXTURE, split="train", n=4)
     assert calls == [("roneneldan/TinyStories", "validation", False), ("roneneldan/TinyStories", "train", True)]
-
-
-def test_hub_argument_errors(no_offline_env):
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'validation'\), got 'test'"):
-        ts.load_tinystories("test")
-    with pytest.raises(ValueError, match=r"timeout must be a number of seconds in \(0, 60\], got 0"):
-        ts.load_tinystories("train", timeout=0)
-    with pytest.raises(ValueError, match="source must be 'hf' or a path, got 3"):
-        ts.load_tinystories("train", source=3)
 
 
 # ---------------------------------------------------------------------------------------------------------------
