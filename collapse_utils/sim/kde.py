@@ -33,7 +33,8 @@ class KDEChains:
     """Results of ``n_runs`` runs of one policy and setting.
 
     ``nll[r, k]``: mean negative log-likelihood of run ``r``'s test points under the KDE of iteration
-    ``eval_iterations[k]``. ``spread[r, i - 1]``: biased variance (averaged over coordinates) of the points that
+    ``eval_iterations[k]``. ``snapshots[i][r]``: the training points (the KDE's centres) of model ``i`` in run ``r``,
+    for the iterations asked for. ``spread[r, i - 1]``: biased variance (averaged over coordinates) of the points that
     model ``i`` draws for the next training set. ``second_moment[r, i - 1]``: their mean ``||x||^2 / d`` (for a law
     centred at 0, an unbiased estimate of a generation-``i`` point's marginal variance per coordinate).
     """
@@ -45,6 +46,7 @@ class KDEChains:
     nll: np.ndarray
     spread: np.ndarray
     second_moment: np.ndarray
+    snapshots: dict
 
     @property
     def n_runs(self) -> int:
@@ -111,6 +113,7 @@ def simulate_kde_chains(
     seed: int,
     n_test: int = 500,
     eval_iterations=None,
+    snapshots=(),
 ) -> dict[DataPolicy, KDEChains]:
     """Simulate ``n_runs`` runs of the KDE feedback loop for each policy.
 
@@ -133,6 +136,8 @@ def simulate_kde_chains(
         Held-out real points per run for the negative log-likelihood (0: no likelihood).
     eval_iterations
         Iterations at which the likelihood is evaluated (default: all; empty when ``n_test`` is 0).
+    snapshots
+        Iterations whose training points are kept (for figures; default none).
 
     Returns
     -------
@@ -150,11 +155,15 @@ def simulate_kde_chains(
         if evals.max() > n_iterations:
             raise ValueError(f"eval_iterations must lie in [1, n_iterations = {n_iterations}], got {evals!r}")
         evals = np.sort(evals)
+    keep = [] if len(snapshots) == 0 else IntArray(1, distinct=True)("snapshots", snapshots).tolist()
+    if keep and max(keep) > n_iterations:
+        raise ValueError(f"snapshots must lie in [1, n_iterations = {n_iterations}], got {snapshots!r}")
     algorithms = {p: _algorithm(p) for p in pols}
     out = {}
     for policy in pols:
         how = algorithms[policy]
         sizes = _draw_sizes(how, T, n_iterations)
+        kept = {i: [] for i in keep}
         law0 = make_law(run_stream(seed, 0))
         per_run = int(sizes.sum()) * (law0.dim + 1) + (n_iterations + 1) * T * law0.dim
         batch = max(1, min(n_runs, _MAX_FLOATS // per_run))
@@ -166,13 +175,13 @@ def simulate_kde_chains(
             sl = slice(start, start + len(runs))
             nll[sl], spread[sl], second[sl] = _simulate_batch(
                 how, [run_stream(seed, r) for r in runs], [subsample_stream(seed, r) for r in runs], make_law,
-                T, float(bandwidth), n_iterations, n_test, evals, sizes)
+                T, float(bandwidth), n_iterations, n_test, evals, sizes, kept)
         out[policy] = KDEChains(policy=policy, T=T, bandwidth=float(bandwidth), eval_iterations=evals, nll=nll,
-                                spread=spread, second_moment=second)
+                                spread=spread, second_moment=second, snapshots=kept)
     return out
 
 
-def _simulate_batch(how, gens, pickers, make_law, T, h, n_iterations, n_test, evals, sizes):
+def _simulate_batch(how, gens, pickers, make_law, T, h, n_iterations, n_test, evals, sizes, kept):
     B = len(gens)
     laws = [make_law(g) for g in gens]
     d = laws[0].dim
@@ -191,6 +200,8 @@ def _simulate_batch(how, gens, pickers, make_law, T, h, n_iterations, n_test, ev
     train = real
     k_eval = 0
     for i in range(1, n_iterations + 1):
+        if i in kept:
+            kept[i].extend(train.copy())
         if k_eval < len(evals) and evals[k_eval] == i:
             nll[:, k_eval] = [-np.mean(log_density(test[b], train[b], h)) for b in range(B)]
             k_eval += 1

@@ -107,6 +107,19 @@ def test_log_density_equals_sklearn_kernel_density():
     np.testing.assert_allclose(sim.log_density(x, train, 0.4), kd.score_samples(x), rtol=1e-8)
 
 
+def test_snapshots_keep_each_runs_training_points(small_run):
+    res = sim.simulate_kde_chains(["replace", "accumulate"], make_law=moons_law, bandwidth=0.3, n_runs=3,
+                                  snapshots=[1, 4], **SMALL)
+    for policy, chains in res.items():
+        assert sorted(chains.snapshots) == [1, 4] and len(chains.snapshots[4]) == 3
+        assert chains.snapshots[1][0].shape == (6, 2)
+        assert chains.snapshots[4][0].shape == ((24, 2) if policy == DataPolicy.ACCUMULATE else (6, 2))
+        np.testing.assert_array_equal(chains.snapshots[1][2], res[DataPolicy.REPLACE].snapshots[1][2])
+    assert small_run[DataPolicy.REPLACE].snapshots == {}
+    with pytest.raises(ValueError, match="snapshots must lie in"):
+        sim.simulate_kde_chains(["replace"], make_law=moons_law, bandwidth=0.3, n_runs=2, snapshots=[7], **SMALL)
+
+
 def test_without_test_points_there_is_no_likelihood():
     res = sim.simulate_kde_chains(["accumulate"], make_law=lambda g: toy.GaussianLaw(), T=5, bandwidth=0.5,
                                   n_iterations=4, n_runs=2, seed=0, n_test=0)[DataPolicy.ACCUMULATE]
