@@ -211,6 +211,26 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "ci": {"n_runs": 200, "n_runs_map": 50, "n_seeds_selection": 10, "n_seeds_plain": 1000},
         "full": {"n_runs": 1000, "n_runs_map": 200, "n_seeds_selection": 30, "n_seeds_plain": 4000},
     },
+    "gaussian-kde": {
+        # Kazdan et al. 2024 (Gaussian and KDE parts): T on their grid 10..1000 and 100 iterations at both scales.
+        # Runs per T (Ts = 10, 32, 100, 316, 1000) and policy; ci runs fewer at large T (the standard errors shrink
+        # with T) and replace-multiple (which draws i T points for fit i) only at T <= 100. KDE: ci uses two of the
+        # three bandwidths, T in {10, 100} and 6 runs (the paper: 100 seeds), plus a T = 1000 circles panel.
+        "ci": {"runs_1d": {"replace": (1000, 1000, 1000, 316, 100), "accumulate": (1000, 1000, 1000, 316, 100),
+                           "accumulate-subsample": (250, 250, 250, 80, 25), "replace-multiple": (250, 100, 30)},
+               "runs_10d": {"replace": (300, 300, 300, 100, 30), "accumulate": (300, 300, 300, 100, 30),
+                            "accumulate-subsample": (300, 300, 300, 60, 20)},
+               "runs_demo": 20_000, "kde_Ts": (10, 100), "kde_bandwidths": (0.1, 1.0), "kde_runs": 6,
+               "kde_variance_runs": 2000, "kde_variance_runs_slow": 300, "kde_panel_runs": 3},
+        "full": {"runs_1d": {"replace": (10_000, 10_000, 10_000, 3160, 1000),
+                             "accumulate": (10_000, 10_000, 10_000, 3160, 1000),
+                             "accumulate-subsample": (2500, 2500, 2500, 800, 250),
+                             "replace-multiple": (2500, 1000, 300, 100, 30)},
+                 "runs_10d": {"replace": (3000, 3000, 3000, 1000, 300), "accumulate": (3000, 3000, 3000, 1000, 300),
+                              "accumulate-subsample": (3000, 3000, 3000, 600, 200)},
+                 "runs_demo": 200_000, "kde_Ts": (10, 32, 100, 316, 1000), "kde_bandwidths": (0.1, 0.5, 1.0),
+                 "kde_runs": 100, "kde_variance_runs": 20_000, "kde_variance_runs_slow": 3000, "kde_panel_runs": 10},
+    },
 }
 
 

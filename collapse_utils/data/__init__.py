@@ -4,6 +4,6 @@ grammar, RDKit conformers); TinyStories is the one online source, optional and u
 Importing this package loads numpy only; RDKit, ``tokenizers`` and ``datasets`` load when a function needs them.
 """
 
-from collapse_utils.data import conformers, mnist, story_grammar, tinystories, tokenizer
+from collapse_utils.data import conformers, mnist, story_grammar, tinystories, tokenizer, toy
 
-__all__ = ["conformers", "mnist", "story_grammar", "tinystories", "tokenizer"]
+__all__ = ["conformers", "mnist", "story_grammar", "tinystories", "tokenizer", "toy"]
