@@ -17,6 +17,7 @@ from collapse_utils.sim.ridge import (
     bartlett_factor,
     generator_chain,
     reference_ridge_collapse,
+    simulate_penalty_rules,
     simulate_ridge_collapse,
 )
 
@@ -392,3 +393,29 @@ def test_valid_inputs_pass():
 def test_reference_validates_like_the_simulator():
     with pytest.raises(ValueError, match=re.escape("Ts must be a non-empty 1-D sequence of distinct")):
         reference_ridge_collapse(**{**VALID, "Ts": [5, 5]})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# penalties per learner size and generation
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_penalty_rules_equal_one_simulation_on_the_union_of_all_penalties(sampling):
+    Ts, ns = [8, 30, 100], [0, 2, 5]
+    lams = np.random.default_rng(1).uniform(0.0, 1.0, (3, 3, 2))
+    lams[0, :, 0] = 0.0  # a ridgeless entry and a penalty shared by several (T, n)
+    lams[2, :, 1] = lams[1, 0, 0]
+    kw = {**_problem(12), "T0": 20, "sigma0": 0.3, "sigma": 0.2, "n_runs": 3, "seed": 5, "sampling": sampling}
+    out = simulate_penalty_rules(lams=lams, Ts=Ts, ns=ns, **kw)
+    grid = np.unique(lams)
+    union = simulate_ridge_collapse(Ts=Ts, ns=ns, lams=grid, **kw).total
+    expected = np.take_along_axis(union, np.searchsorted(grid, lams)[None].repeat(3, 0), axis=3)
+    assert out.shape == (3, 3, 3, 2)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_penalty_rules_need_one_penalty_table_per_T_and_n():
+    with pytest.raises(ValueError, match=r"^lams must have shape \(len\(Ts\), len\(ns\), K\) = \(2, 1, K\)"):
+        simulate_penalty_rules(lams=np.ones((2, 2, 1)), Ts=[10, 20], ns=[1], **_problem(4), T0=8, sigma0=0.1,
+                               sigma=0.1, n_runs=2, seed=0)
