@@ -211,3 +211,92 @@ def draw_conformers(ax, graph, coords_list, *, reference=None, alpha: float = 0.
     ax.set_aspect("equal")
     ax.set_axis_off()
     return projected
+
+
+# ---------------------------------------------------------------------------------------------------------
+# curves per number of synthetic generations n (the ridge-regression chapters)
+# ---------------------------------------------------------------------------------------------------------
+
+N_CMAP = "viridis"
+"""Colour map of the curves per number of synthetic generations ``n`` (dark: n = 0)."""
+
+
+def n_colors(ns) -> list:
+    """One colour per entry of ``ns`` from :data:`N_CMAP`, dark to light, stopping short of its pale yellow end."""
+    k = len(ns)
+    cmap = mpl.colormaps[N_CMAP]
+    return [cmap(0.85 * j / max(k - 1, 1)) for j in range(k)]
+
+
+def plot_by_n(ax, x, y, ns, *, sem=None, style: str = "--", label: bool | str = True, band: bool = False, **kwargs):
+    """One curve per number of generations: ``y[:, j]`` against ``x`` in the colour of ``ns[j]``.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib axes.
+    x
+        Abscissae, ``(m,)``.
+    y
+        Values ``(m, len(ns))``.
+    ns
+        The numbers of generations of the columns (labels ``n = ...``).
+    sem
+        Standard errors like ``y``: drawn as ``+/- 2`` s.e. bars (or a band with ``band=True``).
+    style
+        Matplotlib format string, e.g. ``"--"`` for theory, ``"o"`` for simulation markers.
+    label
+        ``True``: label each curve ``n = ...``; ``False``: no labels; a string: a format with ``{n}``.
+    **kwargs
+        Passed to ``ax.plot`` / ``ax.errorbar``.
+    """
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2 or y.shape != (len(x), len(ns)):
+        raise ValueError(f"y must have shape (len(x), len(ns)) = ({len(x)}, {len(ns)}), got {y.shape}")
+    fmt = "$n = {n}$" if label is True else (label or None)
+    for j, (n, color) in enumerate(zip(ns, n_colors(ns), strict=True)):
+        lab = fmt.format(n=n) if fmt else None
+        if sem is None or band:
+            ax.plot(x, y[:, j], style, color=color, label=lab, **kwargs)
+        else:
+            ax.errorbar(x, y[:, j], yerr=2 * np.asarray(sem)[:, j], fmt=style, color=color, label=lab,
+                        **{"markersize": 3.5, **kwargs})
+        if sem is not None and band:
+            s = 2 * np.asarray(sem)[:, j]
+            ax.fill_between(x, y[:, j] - s, y[:, j] + s, color=color, alpha=0.15, linewidth=0)
+
+
+def plot_lambda_sweep(ax, lams, mean, sem, ns, lams_fine, theory, lam_opt, err_opt, *, theory_name: str):
+    """Test error against the ridge penalty, one colour per ``n`` (Dohmatob et al.'s Figures 1a and 1b, left).
+
+    Markers: simulated ``mean`` +/- 2 ``sem`` at ``lams`` (``(len(lams), len(ns))``); dashed: ``theory`` at
+    ``lams_fine``; stars: each curve's optimum ``(lam_opt, err_opt)``. Log axes, labels and a legend.
+    """
+    plot_by_n(ax, lams, mean, ns, sem=sem, style="o", label=False)
+    plot_by_n(ax, lams_fine, theory, ns, style="--")
+    ax.scatter(lam_opt, err_opt, marker="*", s=140, c=n_colors(ns), edgecolors="black", linewidths=0.6, zorder=3,
+               label="optimal $\\lambda$")
+    ax.set(xscale="log", yscale="log", xlabel="ridge penalty $\\lambda$", ylabel="test error")
+    ax.legend(title=f"markers: simulation $\\pm 2$ s.e.\ndashed: {theory_name}", ncols=2)
+
+
+PART_COLORS = {"bias": OKABE_ITO["sky_blue"], "variance": OKABE_ITO["orange"], "collapse": OKABE_ITO["vermillion"]}
+"""Colours of the three parts of the ridge learner's error."""
+
+
+def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_mean, total_sem) -> None:
+    """Stacked bars of the error's parts per ``n`` (theory), the simulated running sums and the simulated total.
+
+    ``theory`` and ``simulated`` map ``"bias"``, ``"variance"``, ``"collapse"`` (stacked in this order) to arrays of
+    length ``len(ns)``; black ticks mark the simulated running sums, black dots the simulated total +/- 2 s.e.
+    """
+    x = np.arange(len(ns))
+    bottom_t, bottom_s = np.zeros(len(ns)), np.zeros(len(ns))
+    for part, color in PART_COLORS.items():
+        ax.bar(x, theory[part], bottom=bottom_t, color=color, width=0.6, label=f"{part} (theory)")
+        bottom_t, bottom_s = bottom_t + theory[part], bottom_s + simulated[part]
+        ax.plot(x, bottom_s, "_", color="black", markersize=20, markeredgewidth=1.5)
+    ax.errorbar(x, total_mean, yerr=2 * np.asarray(total_sem), fmt="o", color="black", markersize=4,
+                label="simulation: running sums (ticks), total $\\pm 2$ s.e.")
+    ax.set_xticks(x, [str(n) for n in ns])
+    ax.set(xlabel="synthetic generations $n$", ylabel="test error")
