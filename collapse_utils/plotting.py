@@ -111,7 +111,7 @@ def draw_generator_chain(ax) -> None:
 
     y = 2.2
     node(0.8, y, "$w_0$", real, filled=True)
-    arrow(1.5, 2.9, y, "$T_0$ samples\nnoise $\\sigma_0$, OLS")
+    arrow(1.5, 2.9, y, "$T_0$ samples\nnoise $\\sigma_0$\nOLS")
     node(3.6, y, "$\\hat w_1$", gen)
     arrow(4.3, 5.7, y, "$T_0$, $\\sigma_0$\nOLS")
     node(6.4, y, "$\\hat w_2$", gen)
@@ -266,18 +266,29 @@ def plot_by_n(ax, x, y, ns, *, sem=None, style: str = "--", label: bool | str = 
             ax.fill_between(x, y[:, j] - s, y[:, j] + s, color=color, alpha=0.15, linewidth=0)
 
 
-def plot_lambda_sweep(ax, lams, mean, sem, ns, lams_fine, theory, lam_opt, err_opt, *, theory_name: str):
+def plot_sweep(ax, x, mean, sem, ns, x_fine, theory, *, xlabel: str, theory_name: str, logy: bool = True,
+               legend: bool = True) -> None:
+    """Simulated test errors against ``x`` (markers, +/- 2 s.e.) and their theory (dashed), one colour per ``n``.
+
+    ``mean`` and ``sem`` are ``(len(x), len(ns))``, ``theory`` is ``(len(x_fine), len(ns))``. A log ``x`` axis (and a
+    log ``y`` axis unless ``logy=False``), the labels and a legend that names the theory.
+    """
+    plot_by_n(ax, x, mean, ns, sem=sem, style="o", label=False)
+    plot_by_n(ax, x_fine, theory, ns, style="--")
+    ax.set(xscale="log", yscale="log" if logy else "linear", xlabel=xlabel, ylabel="test error")
+    if legend:
+        ax.legend(title=f"markers: simulation $\\pm 2$ s.e.\ndashed: {theory_name}", ncols=2)
+
+
+def plot_lambda_sweep(ax, lams, mean, sem, ns, lams_fine, theory, lam_opt, err_opt, *, theory_name: str) -> None:
     """Test error against the ridge penalty, one colour per ``n`` (Dohmatob et al.'s Figures 1a and 1b, left).
 
-    Markers: simulated ``mean`` +/- 2 ``sem`` at ``lams`` (``(len(lams), len(ns))``); dashed: ``theory`` at
-    ``lams_fine``; stars: each curve's optimum ``(lam_opt, err_opt)``. Log axes, labels and a legend.
+    :func:`plot_sweep` of the simulated ``mean`` +/- 2 ``sem`` at ``lams`` and the ``theory`` at ``lams_fine``, with
+    a star at each curve's optimum ``(lam_opt, err_opt)``.
     """
-    plot_by_n(ax, lams, mean, ns, sem=sem, style="o", label=False)
-    plot_by_n(ax, lams_fine, theory, ns, style="--")
     ax.scatter(lam_opt, err_opt, marker="*", s=140, c=n_colors(ns), edgecolors="black", linewidths=0.6, zorder=3,
                label="optimal $\\lambda$")
-    ax.set(xscale="log", yscale="log", xlabel="ridge penalty $\\lambda$", ylabel="test error")
-    ax.legend(title=f"markers: simulation $\\pm 2$ s.e.\ndashed: {theory_name}", ncols=2)
+    plot_sweep(ax, lams, mean, sem, ns, lams_fine, theory, xlabel="ridge penalty $\\lambda$", theory_name=theory_name)
 
 
 PART_COLORS = {"bias": OKABE_ITO["sky_blue"], "variance": OKABE_ITO["orange"], "collapse": OKABE_ITO["vermillion"]}
