@@ -143,3 +143,33 @@ class Claims:
         if failed:
             raise AssertionError(f"{len(failed)} of {len(self.rows)} claims do not hold ({self.rule()}): "
                                  + "; ".join(failed))
+
+
+def assert_paired_gain(worse, better, *, n_se: float = 3.0, what: str = "paired gain"):
+    """Assert that ``better`` beats ``worse`` on the same runs, and return the gain's mean, standard error and z.
+
+    ``worse`` and ``better`` hold one value per run along axis 0 (paired: each run under both settings), with any
+    shape after it. The gain ``worse - better`` must have a mean at least ``n_se`` standard errors above zero at every
+    position (standard error: the runs' sample standard deviation of the gain over the square root of their number).
+    Unlike :class:`Claims`, single runs may go the other way: the claim is about the mean.
+
+    Returns
+    -------
+    mean, se, z : numpy.ndarray
+        Arrays of the shape after axis 0.
+    """
+    if not np.isfinite(n_se) or n_se <= 0:
+        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
+    gain = np.asarray(worse, dtype=float) - np.asarray(better, dtype=float)
+    if gain.ndim < 1 or gain.shape[0] < 2 or not np.all(np.isfinite(gain)):
+        raise ValueError(f"{what}: need finite values of at least 2 runs along axis 0, got shape {gain.shape}")
+    mean, se = gain.mean(axis=0), gain.std(axis=0, ddof=1) / np.sqrt(gain.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, mean / np.where(se > 0, se, 1.0), np.sign(mean) * np.inf)
+    failed = ~(z >= n_se)
+    if np.any(failed):
+        first = np.unravel_index(int(np.argmax(failed)), np.shape(failed)) if np.ndim(failed) else ()
+        m, zf = np.asarray(mean)[first], np.asarray(z)[first]
+        raise AssertionError(f"{what}: the mean gain {m:.4g} is {zf:.2f} standard errors from zero at position "
+                             f"{first}, fewer than {n_se:g}")
+    return mean, se, z

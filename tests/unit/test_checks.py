@@ -179,3 +179,36 @@ def test_claims_need_two_finite_seeds_and_a_valid_n_se():
         checks.Claims(n_se=0)
     with pytest.raises(ValueError, match="no claim was recorded"):
         checks.Claims().assert_all()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_paired_gain
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_paired_gain_returns_mean_se_and_z_of_the_difference():
+    worse = np.array([[3.0, 5.0], [4.0, 6.0], [5.0, 7.5]])
+    better = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    mean, se, z = checks.assert_paired_gain(worse, better)
+    np.testing.assert_allclose(mean, [3.0, 15.5 / 3])
+    np.testing.assert_allclose(se, [1.0 / np.sqrt(3), np.std([4.0, 5.0, 6.5], ddof=1) / np.sqrt(3)])
+    np.testing.assert_allclose(z, mean / se)
+
+
+def test_paired_gain_allows_single_runs_to_disagree_but_not_a_small_mean():
+    rng = np.random.default_rng(0)
+    better = rng.normal(size=50)
+    worse = better + 1.0 + rng.normal(scale=0.5, size=50)
+    worse[0] = better[0] - 0.5  # one run goes the other way
+    checks.assert_paired_gain(worse, better)
+    with pytest.raises(AssertionError, match="standard errors from zero"):
+        checks.assert_paired_gain(better + 0.01 * rng.normal(size=50) + 0.001, better, what="tiny")
+    with pytest.raises(AssertionError, match="fewer than 3"):
+        checks.assert_paired_gain(better, better + 1.0)  # the other way round
+
+
+def test_paired_gain_validates_its_input():
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        checks.assert_paired_gain([1.0], [0.0])
+    with pytest.raises(ValueError, match="n_se"):
+        checks.assert_paired_gain([1.0, 2.0], [0.0, 0.0], n_se=0)
