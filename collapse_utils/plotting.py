@@ -295,11 +295,12 @@ PART_COLORS = {"bias": OKABE_ITO["sky_blue"], "variance": OKABE_ITO["orange"], "
 """Colours of the three parts of the ridge learner's error."""
 
 
-def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_mean, total_sem) -> None:
+def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_sem) -> None:
     """Stacked bars of the error's parts per ``n`` (theory), the simulated running sums and the simulated total.
 
-    ``theory`` and ``simulated`` map ``"bias"``, ``"variance"``, ``"collapse"`` (stacked in this order) to arrays of
-    length ``len(ns)``; black ticks mark the simulated running sums, black dots the simulated total +/- 2 s.e.
+    ``theory`` maps ``"bias"``, ``"variance"``, ``"collapse"`` (stacked in this order) to arrays of length
+    ``len(ns)``; ``simulated`` maps the same keys and ``"total"`` to simulated means. Black ticks mark the simulated
+    running sums, black dots the simulated total +/- 2 ``total_sem``.
     """
     x = np.arange(len(ns))
     bottom_t, bottom_s = np.zeros(len(ns)), np.zeros(len(ns))
@@ -307,7 +308,7 @@ def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_mean, total_se
         ax.bar(x, theory[part], bottom=bottom_t, color=color, width=0.6, label=f"{part} (theory)")
         bottom_t, bottom_s = bottom_t + theory[part], bottom_s + simulated[part]
         ax.plot(x, bottom_s, "_", color="black", markersize=20, markeredgewidth=1.5)
-    ax.errorbar(x, total_mean, yerr=2 * np.asarray(total_sem), fmt="o", color="black", markersize=4,
+    ax.errorbar(x, simulated["total"], yerr=2 * np.asarray(total_sem), fmt="o", color="black", markersize=4,
                 label="simulation: running sums (ticks), total $\\pm 2$ s.e.")
     ax.set_xticks(x, [str(n) for n in ns])
     ax.set(xlabel="synthetic generations $n$", ylabel="test error")

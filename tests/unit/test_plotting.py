@@ -231,9 +231,18 @@ def test_plot_lambda_sweep_marks_each_optimum_and_uses_log_axes(ax):
 
 def test_plot_error_parts_stacks_bias_variance_and_collapse(ax):
     theory = {"bias": np.array([1.0, 1.0]), "variance": np.array([0.5, 0.5]), "collapse": np.array([0.0, 2.0])}
-    plotting.plot_error_parts(ax, [0, 3], theory, theory, [1.5, 3.5], [0.1, 0.1])
+    plotting.plot_error_parts(ax, [0, 3], theory, {**theory, "total": np.array([1.5, 3.5])}, [0.1, 0.1])
     bars = ax.patches
     assert len(bars) == 6
     tops = sorted({round(b.get_y() + b.get_height(), 9) for b in bars})
     assert tops == [1.0, 1.5, 3.5]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "3"]
+
+
+def test_plot_sweep_draws_markers_and_theory_on_log_x_with_a_titled_legend(ax):
+    x, ns = np.array([1.0, 10.0, 100.0]), [0, 1]
+    y = np.ones((3, 2))
+    plotting.plot_sweep(ax, x, y, 0.1 * y, ns, x, y, xlabel="$T$", theory_name="toy", logy=False)
+    assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "linear", "$T$")
+    assert ax.get_legend().get_title().get_text().endswith("dashed: toy")
+    assert len(ax.get_legend().get_texts()) == 2  # one entry per n, theory lines only
