@@ -218,3 +218,18 @@ def loglog_vertex(x, y) -> float:
     if c2 <= 0:
         raise ValueError(f"y must curve upwards in log-log (a minimum); the fitted curvature is {c2:.3g}")
     return float(np.exp(-c1 / (2 * c2)))
+
+
+def theorem51_best_exponent(beta: float, r: float, a: float, b: float, *, sigma2: float,
+                            Ts=(1e8, 1e11, 1e14), n_ell: int = 400) -> float:
+    """The decay exponent of Theorem 5.1's rate at its best ``ell``, when ``T0 = T^b`` and ``n sigma0^2 = T^a``.
+
+    At each ``T`` of ``Ts``, :func:`theorem51_rate` (with ``d = 2``, so that ``T > d`` and ``T0 > d``) is minimized over
+    ``n_ell`` values of ``ell`` evenly spaced in ``[0, beta)``; the result is minus the log-log slope of those minima.
+    An independent, numerical route to :func:`optimal_rate_exponent` (Corollary 5.2 and Appendix G).
+    """
+    ex = exponents(beta, r)
+    ells = np.linspace(0.0, ex.beta, n_ell + 1)[:-1]
+    best = [min(float(theorem51_rate(T, ell, ex.beta, ex.r, n=1, sigma2=sigma2, sigma02=float(T) ** a, T0=T**b, d=2))
+                for ell in ells) for T in Ts]
+    return -loglog_slope(Ts, best)
