@@ -272,3 +272,21 @@ def provenance_note(provenance: list[dict]) -> str:
     seen = sorted({(p["device"], p["date"][:10], p["git_commit"][:12], p["profile"]) for p in provenance})
     return "\n".join(f"results computed on {d} on {date}, commit {c}, profile {prof!r} (read from COLLAPSE_RESULTS)"
                      for d, date, c, prof in seen)
+
+
+def glue_numbers(numbers: dict) -> MarkdownTable:
+    """Glue numbers for the prose and return them as a table for the page.
+
+    ``numbers`` maps a glue name to ``(label, value)``: each value (formatted first, as text) is glued under its name,
+    for ``{glue:text}`name``` roles, and shown next to its label (markdown, math allowed) in the returned two-column
+    table, so that a reader in Jupyter or Colab, where glue roles do not render, finds the same numbers in the output.
+    """
+    from myst_nb import glue
+
+    if not numbers:
+        raise ValueError("numbers must map at least one glue name to (label, value)")
+    for name, (_, value) in numbers.items():
+        glue(name, value, display=False)
+    frame = pd.DataFrame({"quantity": [label for label, _ in numbers.values()],
+                          "value": [str(value) for _, value in numbers.values()]})
+    return markdown_table(frame, index=False)

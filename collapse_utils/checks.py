@@ -143,3 +143,69 @@ class Claims:
         if failed:
             raise AssertionError(f"{len(failed)} of {len(self.rows)} claims do not hold ({self.rule()}): "
                                  + "; ".join(failed))
+
+
+def assert_paired_gain(worse, better, *, n_se: float = 3.0, what: str = "paired gain"):
+    """Assert that ``better`` beats ``worse`` on the same runs, and return the gain's mean, standard error and z.
+
+    ``worse`` and ``better`` hold one value per run along axis 0 (paired: each run under both settings), with any
+    shape after it. The gain ``worse - better`` must have a mean at least ``n_se`` standard errors above zero at every
+    position (standard error: the runs' sample standard deviation of the gain over the square root of their number).
+    Unlike :class:`Claims`, single runs may go the other way: the claim is about the mean.
+
+    Returns
+    -------
+    mean, se, z : numpy.ndarray
+        Arrays of the shape after axis 0.
+    """
+    if not np.isfinite(n_se) or n_se <= 0:
+        raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
+    gain = np.asarray(worse, dtype=float) - np.asarray(better, dtype=float)
+    if gain.ndim < 1 or gain.shape[0] < 2 or not np.all(np.isfinite(gain)):
+        raise ValueError(f"{what}: need finite values of at least 2 runs along axis 0, got shape {gain.shape}")
+    mean, se = gain.mean(axis=0), gain.std(axis=0, ddof=1) / np.sqrt(gain.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, mean / np.where(se > 0, se, 1.0), np.sign(mean) * np.inf)
+    failed = ~(z >= n_se)
+    if np.any(failed):
+        first = np.unravel_index(int(np.argmax(failed)), np.shape(failed)) if np.ndim(failed) else ()
+        m, zf = np.asarray(mean)[first], np.asarray(z)[first]
+        raise AssertionError(f"{what}: the mean gain {m:.4g} is {zf:.2f} standard errors from zero at position "
+                             f"{first}, fewer than {n_se:g}")
+    return mean, se, z
+
+
+def assert_same_minimum(x, runs, theory, *, rng: np.random.Generator, window: float = 1.5, n_boot: int = 500,
+                        resolution: float = float(np.log(2)), what: str = "minimum") -> tuple[float, float, float]:
+    """Assert that a simulated U-shaped curve bottoms out where its theory does, with a test that can tell them apart.
+
+    Both curves are located by the same estimator: the vertex of a parabola fitted to ``log y`` against ``log x``
+    (:func:`collapse_utils.theory.scaling.loglog_vertex`) over the points where ``theory`` is within ``window`` times
+    its minimum. The simulated vertex, from the mean over ``runs`` (shape ``(n_runs, len(x))``), gets a standard error
+    in ``log x`` from ``n_boot`` bootstrap resamples of the runs. The assertion: the two vertices differ by at most 3
+    standard errors in ``log x``, and 3 standard errors are at most ``resolution`` (default ``log 2``: a bottom at half
+    or twice the predicted ``x`` would be detected).
+
+    Returns
+    -------
+    theory_vertex, simulated_vertex, log_se : float
+    """
+    from collapse_utils.theory.scaling import loglog_vertex
+
+    x, runs, theory = (np.asarray(a, dtype=float) for a in (x, runs, theory))
+    if runs.ndim != 2 or runs.shape[1] != x.size or theory.shape != x.shape or runs.shape[0] < 2:
+        raise ValueError(f"runs must be (n_runs >= 2, len(x)) and theory (len(x),), got {runs.shape} and "
+                         f"{theory.shape}")
+    if not window > 1 or not n_boot >= 2:
+        raise ValueError(f"window must be > 1 and n_boot >= 2, got {window!r} and {n_boot!r}")
+    win = theory <= window * theory.min()
+    fit = lambda y: loglog_vertex(x[win], y[win])  # noqa: E731
+    boot = rng.integers(0, runs.shape[0], size=(n_boot, runs.shape[0]))
+    log_se = float(np.std([np.log(fit(runs[b].mean(axis=0))) for b in boot], ddof=1))
+    at_theory, simulated = fit(theory), fit(runs.mean(axis=0))
+    gap = abs(np.log(simulated / at_theory))
+    if gap > 3 * log_se or 3 * log_se > resolution:
+        raise AssertionError(f"{what}: simulated minimum at {simulated:.4g}, theory's at {at_theory:.4g}: "
+                             f"{gap / log_se:.2f} standard errors apart (at most 3), resolution 3 se = "
+                             f"{3 * log_se:.3f} in log x (at most {resolution:.3f})")
+    return at_theory, simulated, log_se

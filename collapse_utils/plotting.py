@@ -157,7 +157,7 @@ def draw_generator_chain(ax) -> None:
 
     y = 2.2
     node(0.8, y, "$w_0$", real, filled=True)
-    arrow(1.5, 2.9, y, "$T_0$ samples\nnoise $\\sigma_0$, OLS")
+    arrow(1.5, 2.9, y, "$T_0$ samples\nnoise $\\sigma_0$\nOLS")
     node(3.6, y, "$\\hat w_1$", gen)
     arrow(4.3, 5.7, y, "$T_0$, $\\sigma_0$\nOLS")
     node(6.4, y, "$\\hat w_2$", gen)
@@ -257,3 +257,104 @@ def draw_conformers(ax, graph, coords_list, *, reference=None, alpha: float = 0.
     ax.set_aspect("equal")
     ax.set_axis_off()
     return projected
+
+
+# ---------------------------------------------------------------------------------------------------------
+# curves per number of synthetic generations n (the ridge-regression chapters)
+# ---------------------------------------------------------------------------------------------------------
+
+N_CMAP = "viridis"
+"""Colour map of the curves per number of synthetic generations ``n`` (dark: n = 0)."""
+
+
+def n_colors(ns) -> list:
+    """One colour per entry of ``ns`` from :data:`N_CMAP`, dark to light, stopping short of its pale yellow end."""
+    k = len(ns)
+    cmap = mpl.colormaps[N_CMAP]
+    return [cmap(0.85 * j / max(k - 1, 1)) for j in range(k)]
+
+
+def plot_by_n(ax, x, y, ns, *, sem=None, style: str = "--", label: bool | str = True, band: bool = False, **kwargs):
+    """One curve per number of generations: ``y[:, j]`` against ``x`` in the colour of ``ns[j]``.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib axes.
+    x
+        Abscissae, ``(m,)``.
+    y
+        Values ``(m, len(ns))``.
+    ns
+        The numbers of generations of the columns (labels ``n = ...``).
+    sem
+        Standard errors like ``y``: drawn as ``+/- 2`` s.e. bars (or a band with ``band=True``).
+    style
+        Matplotlib format string, e.g. ``"--"`` for theory, ``"o"`` for simulation markers.
+    label
+        ``True``: label each curve ``n = ...``; ``False``: no labels; a string: a format with ``{n}``.
+    **kwargs
+        Passed to ``ax.plot`` / ``ax.errorbar``.
+    """
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2 or y.shape != (len(x), len(ns)):
+        raise ValueError(f"y must have shape (len(x), len(ns)) = ({len(x)}, {len(ns)}), got {y.shape}")
+    fmt = "$n = {n}$" if label is True else (label or None)
+    for j, (n, color) in enumerate(zip(ns, n_colors(ns), strict=True)):
+        lab = fmt.format(n=n) if fmt else None
+        if sem is None or band:
+            ax.plot(x, y[:, j], style, color=color, label=lab, **kwargs)
+        else:
+            ax.errorbar(x, y[:, j], yerr=2 * np.asarray(sem)[:, j], fmt=style, color=color, label=lab,
+                        **{"markersize": 3.5, **kwargs})
+        if sem is not None and band:
+            s = 2 * np.asarray(sem)[:, j]
+            ax.fill_between(x, y[:, j] - s, y[:, j] + s, color=color, alpha=0.15, linewidth=0)
+
+
+def plot_sweep(ax, x, mean, sem, ns, x_fine, theory, *, xlabel: str, theory_name: str, logy: bool = True,
+               legend: bool = True) -> None:
+    """Simulated test errors against ``x`` (markers, +/- 2 s.e.) and their theory (dashed), one colour per ``n``.
+
+    ``mean`` and ``sem`` are ``(len(x), len(ns))``, ``theory`` is ``(len(x_fine), len(ns))``. A log ``x`` axis (and a
+    log ``y`` axis unless ``logy=False``), the labels and a legend that names the theory.
+    """
+    plot_by_n(ax, x, mean, ns, sem=sem, style="o", label=False)
+    plot_by_n(ax, x_fine, theory, ns, style="--")
+    ax.set(xscale="log", yscale="log" if logy else "linear", xlabel=xlabel, ylabel="test error")
+    if legend:
+        ax.legend(title=f"markers: simulation $\\pm 2$ s.e.\ndashed: {theory_name}", ncols=2)
+
+
+def plot_lambda_sweep(ax, lams, mean, sem, ns, lams_fine, theory, lam_opt, err_opt, *, theory_name: str) -> None:
+    """Test error against the ridge penalty, one colour per ``n`` (Dohmatob et al.'s Figures 1a and 1b, left).
+
+    :func:`plot_sweep` of the simulated ``mean`` +/- 2 ``sem`` at ``lams`` and the ``theory`` at ``lams_fine``, with
+    a star at each curve's optimum ``(lam_opt, err_opt)``.
+    """
+    ax.scatter(lam_opt, err_opt, marker="*", s=140, c=n_colors(ns), edgecolors="black", linewidths=0.6, zorder=3,
+               label="optimal $\\lambda$")
+    plot_sweep(ax, lams, mean, sem, ns, lams_fine, theory, xlabel="ridge penalty $\\lambda$", theory_name=theory_name)
+
+
+PART_COLORS = {"bias": OKABE_ITO["sky_blue"], "variance": OKABE_ITO["orange"], "collapse": OKABE_ITO["vermillion"]}
+"""Colours of the three parts of the ridge learner's error."""
+
+
+def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_sem) -> None:
+    """Stacked bars of the error's parts per ``n`` (theory), the simulated running sums and the simulated total.
+
+    ``theory`` maps ``"bias"``, ``"variance"``, ``"collapse"`` (stacked in this order) to arrays of length
+    ``len(ns)``; ``simulated`` maps the same keys and ``"total"`` to simulated means. Black ticks mark the simulated
+    running sums, black dots the simulated total +/- 2 ``total_sem``.
+    """
+    x = np.arange(len(ns))
+    bottom_t, bottom_s = np.zeros(len(ns)), np.zeros(len(ns))
+    for part, color in PART_COLORS.items():
+        ax.bar(x, theory[part], bottom=bottom_t, color=color, width=0.6, label=f"{part} (theory)")
+        bottom_t, bottom_s = bottom_t + theory[part], bottom_s + simulated[part]
+        ax.plot(x, bottom_s, "_", color="black", markersize=20, markeredgewidth=1.5)
+    ax.errorbar(x, simulated["total"], yerr=2 * np.asarray(total_sem), fmt="o", color="black", markersize=4,
+                label="simulation: running sums (ticks), total $\\pm 2$ s.e.")
+    ax.set_xticks(x, [str(n) for n in ns])
+    ax.set(xlabel="synthetic generations $n$", ylabel="test error")

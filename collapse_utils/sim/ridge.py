@@ -286,3 +286,34 @@ def reference_ridge_collapse(
                         w = np.linalg.lstsq(X, Y, rcond=None)[0]
                     out[r, k, j, i] = (w - w0) @ (eigs * (w - w0))
     return out
+
+
+@validate(lams=RealArray(0), Ts=IntArray(1, distinct=True), ns=IntArray(0, distinct=True))
+def simulate_penalty_rules(*, lams, Ts: Iterable[int], ns: Iterable[int], **kwargs) -> np.ndarray:
+    """Total test errors when every learner size and generation has its own penalties, e.g. ``lambda = T^-ell``.
+
+    Parameters
+    ----------
+    lams
+        Penalties ``(len(Ts), len(ns), K)``: ``lams[t, j, k]`` is rule ``k``'s penalty at ``Ts[t]`` and ``ns[j]``.
+    Ts, ns
+        Learner sample sizes and numbers of generator fits, as in :func:`simulate_ridge_collapse`.
+    **kwargs
+        The other arguments of :func:`simulate_ridge_collapse` (``eigs``, ``w0``, ``T0``, ``sigma0``, ``sigma``,
+        ``n_runs``, ``seed``, ...).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_runs, len(Ts), len(ns), K)``. One :func:`simulate_ridge_collapse` call per ``T`` on that ``T``'s distinct
+        penalties; run ``r`` draws its numbers from ``(seed, r, T)`` only, so the errors equal those of one call on
+        the union of all penalties, which costs ``len(Ts)`` times more penalties per ``T``.
+    """
+    if lams.ndim != 3 or lams.shape[:2] != (Ts.size, ns.size):
+        fail("lams", f"of shape (len(Ts), len(ns), K) = ({Ts.size}, {ns.size}, K)", lams.shape)
+    out = []
+    for t, T in enumerate(Ts):
+        grid, col = np.unique(lams[t], return_inverse=True)
+        runs = simulate_ridge_collapse(Ts=[T], ns=ns, lams=grid, **kwargs)
+        out.append(np.take_along_axis(runs.total[:, 0], col.reshape(1, *lams.shape[1:]).repeat(runs.n_runs, 0), 2))
+    return np.stack(out, axis=1)

@@ -167,29 +167,6 @@ def kappa_isotropic(lam, phi):
     return _out(_kappa_iso(lam, phi))
 
 
-@validate(lam=_LAM, T=_SIZE, eigs=_EIGS)
-def dkappa_dlambda(lam, T: int, eigs):
-    """``dκ/dλ = 1/(1 − df_2(κ)/T)`` at κ = κ(λ, T) (§4.2): >= 1, infinite at λ = 0, T = d.
-
-    Parameters
-    ----------
-    lam : float or array_like
-        Ridge penalties λ >= 0.
-    T : int
-        Learner's sample size.
-    eigs : array_like
-        Eigenvalues of Σ.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        dκ/dλ.
-    """
-    k = _kappa(lam, T, eigs)
-    with np.errstate(divide="ignore"):
-        return _out(1.0 / (1.0 - _df(2, k, eigs) / T))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # clean ridge (Proposition 4.2)
 # ---------------------------------------------------------------------------------------------------------
@@ -390,38 +367,6 @@ def _rho19(k: np.ndarray, T: int, T0: int, eigs: np.ndarray, df2: np.ndarray) ->
 
 
 @validate(lam=_LAM, T=_SIZE, T0=_SIZE, eigs=_EIGS)
-def rho_eq18(lam, T: int, T0: int, eigs):
-    """Collapse factor ρ of Theorem F.1, eq. (18), with κ = κ(λ, T) and κ0 = κ(0, T0)::
-
-        ρ = [tr Σ⁴(Σ+κ0)⁻²(Σ+κ)⁻² + κ² tr Σ²(Σ+κ0)⁻²(Σ+κ)⁻² · df_2(κ)/(T − df_2(κ))] / (T0 − df_2(κ0)).
-
-    Valid for T0 >= d or one shared design; equals :func:`rho_eq19` for T0 > d, infinite at T0 = d.
-
-    Parameters
-    ----------
-    lam : float or array_like
-        Ridge penalties λ >= 0.
-    T, T0 : int
-        Sample sizes of the learner and of each generator.
-    eigs : array_like
-        Eigenvalues of Σ.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        ρ.
-    """
-    k = _kappa(lam, T, eigs)
-    k0 = float(_kappa(np.zeros(()), T0, eigs))
-    df2 = _df(2, k, eigs)
-    inv = 1.0 / ((eigs + k0) ** 2 * (eigs + k[..., None]) ** 2)
-    first = np.sum(eigs**4 * inv, axis=-1)
-    second = k**2 * np.sum(eigs**2 * inv, axis=-1)
-    num = first + _safe_ratio(second * df2, T - df2)
-    return _out(_safe_ratio(num, np.full_like(num, T0 - float(_df(2, np.float64(k0), eigs)))))
-
-
-@validate(lam=_LAM, T=_SIZE, T0=_SIZE, eigs=_EIGS)
 def rho_eq19(lam, T: int, T0: int, eigs):
     """Collapse factor ρ of Corollary 4.4, eq. (19), for T0 > d, with κ = κ(λ, T):
 
@@ -442,7 +387,7 @@ def rho_eq19(lam, T: int, T0: int, eigs):
         ρ.
     """
     if T0 <= eigs.size:
-        fail("T0", f"> d = {eigs.size} (eq. (19) divides by T0 − d; rho_eq18 covers T0 <= d)", T0)
+        fail("T0", f"> d = {eigs.size} (eq. (19) divides by T0 − d)", T0)
     k = _kappa(lam, T, eigs)
     return _out(_rho19(k, T, T0, eigs, _df(2, k, eigs)))
 
@@ -563,23 +508,6 @@ def delta_bias_shared(n, phi0, w0_norm2: float):
     return _out(np.where(n >= 1, loss, 0.0))
 
 
-@validate(phis=RealArray(0, low_open=True, ndim=1, nonempty=False))
-def eta_independent(phis) -> float:
-    """``η = Π_m min(1/φ_m, 1)``, Theorem 4.6: ‖ŵ_n‖² ≃ η‖w0‖² with independent designs.
-
-    Parameters
-    ----------
-    phis : array_like
-        The ratios φ_m = d/T_m > 0 of the generators m = 0 … n−1 (empty: η = 1).
-
-    Returns
-    -------
-    float
-        η in (0, 1].
-    """
-    return float(np.prod(np.minimum(1.0 / phis, 1.0)))
-
-
 @validate(n=_FITS, phi0=_RATIO, w0_norm2=_SIGNAL)
 def delta_bias_independent(n, phi0, w0_norm2: float):
     """Extra bias with independent over-parametrized designs, Theorem 4.6: ``ΔBias ≃ (1 − min(1/φ0, 1)^n)‖w0‖²``.
@@ -602,3 +530,59 @@ def delta_bias_independent(n, phi0, w0_norm2: float):
         ΔBias.
     """
     return _out((1.0 - np.minimum(1.0 / phi0, 1.0) ** n) * w0_norm2)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the optimal penalty (Figure 1's "sweet spot")
+# ---------------------------------------------------------------------------------------------------------
+
+
+@validate(T=_SIZE, n=_FITS, T0=_SIZE, eigs=_EIGS, w0_sq=RealArray(0), sigma2=_VAR, sigma02=_VAR)
+def optimal_lambda(T: int, n, T0: int, eigs, w0_sq, sigma2: float, sigma02: float, *, lam_range=(1e-8, 1e3)):
+    """The ridge penalty that minimizes Corollary 4.4's test error, and that error (Dohmatob et al. 2024, Fig. 1).
+
+    For each n, a bounded Brent search (``scipy.optimize.minimize_scalar``) in log λ over ``lam_range`` minimizes
+    :func:`collapse_test_error`; it locates λ* to a relative precision of about 1e-7. The paper's "sweet spot":
+    λ* grows with n.
+
+    Parameters
+    ----------
+    T : int
+        Learner's sample size.
+    n : int or array_like
+        Number of generator fits (>= 0).
+    T0 : int
+        Generators' sample size (> d).
+    eigs, w0_sq : array_like
+        Eigenvalues of Σ and squared coordinates of w0 in its eigenbasis.
+    sigma2, sigma02 : float
+        Noise variances of the learner and of the generators.
+    lam_range : tuple of float
+        ``(low, high)`` with 0 < low < high: where to search. A minimum within 1e-6 (relative) of either end raises
+        ValueError, as the true minimum may lie beyond it.
+
+    Returns
+    -------
+    lam_star, error_star : float or numpy.ndarray
+        λ* and the error there, the shape of ``n`` (floats for scalar ``n``).
+    """
+    from scipy.optimize import minimize_scalar
+
+    try:
+        lo, hi = (float(v) for v in lam_range)
+    except (TypeError, ValueError):
+        lo, hi = np.nan, np.nan
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        fail("lam_range", "a pair (low, high) of finite numbers with 0 < low < high", lam_range)
+    n_arr = np.asarray(n)
+    collapse_test_error(lo, T, n_arr, T0, eigs, w0_sq, sigma2, sigma02)  # the cross-parameter rules (T0 > d, ...)
+    bounds = (np.log(lo), np.log(hi))
+    lam_star, err_star = np.empty(n_arr.shape), np.empty(n_arr.shape)
+    for idx, nk in np.ndenumerate(n_arr):
+        res = minimize_scalar(lambda u, nk=nk: collapse_test_error(np.exp(u), T, nk, T0, eigs, w0_sq, sigma2, sigma02),
+                              bounds=bounds, method="bounded", options={"xatol": 1e-7})
+        if min(res.x - bounds[0], bounds[1] - res.x) < 1e-6:
+            raise ValueError(f"lam_range must hold the minimum inside it, got {lam_range!r}: for n = {nk} the "
+                             f"error is smallest at its end, λ = {np.exp(res.x):.3g}")
+        lam_star[idx], err_star[idx] = np.exp(res.x), res.fun
+    return _out(lam_star), _out(err_star)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse_utils.validation import Int, Optional, Real, RealArray, fail, validate
+from collapse_utils.validation import Int, IntArray, Optional, Real, RealArray, fail, validate
 
 _BETA = Real(1, low_open=True)  # capacity exponent beta > 1
 _R = Real(0, low_open=True)  # source exponent r > 0
@@ -105,3 +105,130 @@ def loglog_slope(x, y) -> float:
     if y.shape != x.shape:
         fail("y", f"of the shape of x, {x.shape}", y)
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+@validate(ell=Real(0), n=Int(0), T0=Int(1), eigs=RealArray(0, low_open=True, ndim=1), w0_sq=RealArray(0),
+          sigma2=Real(0), sigma02=Real(0), T_range=IntArray(1, ndim=1))
+def u_turn_sample_size(ell: float, n: int, T0: int, eigs, w0_sq, sigma2: float, sigma02: float, *,
+                       T_range: tuple[int, int]) -> tuple[int, float]:
+    """The learner's sample size at which Corollary 4.4's error under ``lambda = T^-ell`` is smallest, and that error.
+
+    The bottom of the U-turn of Dohmatob et al. (2024), Figure 1b (right): the error of
+    :func:`collapse_utils.theory.ridge.collapse_test_error` with ``lambda = T^-ell`` on a geometric grid of 64 sample
+    sizes over ``T_range``, then an integer ternary search between the grid neighbours of the smallest value.
+
+    Parameters
+    ----------
+    ell : float
+        Exponent of the penalty rule, >= 0.
+    n : int
+        Number of generator fits.
+    T0 : int
+        Generators' sample size (> d).
+    eigs, w0_sq : array_like
+        Eigenvalues of Sigma and squared coordinates of w0 in its eigenbasis.
+    sigma2, sigma02 : float
+        Noise variances of the learner and of the generators.
+    T_range : tuple of int
+        ``(low, high)``, 1 <= low < high: where to search. A minimum at either end raises ValueError.
+
+    Returns
+    -------
+    T_star, error_star : int, float
+    """
+    from collapse_utils.theory.ridge import collapse_test_error
+
+    if T_range.size != 2 or T_range[0] >= T_range[1]:
+        fail("T_range", "a pair of integers (low, high) with 1 <= low < high", T_range.tolist())
+    lo, hi = int(T_range[0]), int(T_range[1])
+
+    def error(T: int) -> float:
+        return collapse_test_error(float(T) ** -ell, int(T), n, T0, eigs, w0_sq, sigma2, sigma02)
+
+    grid = np.unique(np.geomspace(lo, hi, 64).round().astype(int))
+    i = int(np.argmin([error(T) for T in grid]))
+    a, b = int(grid[max(i - 1, 0)]), int(grid[min(i + 1, grid.size - 1)])
+    while b - a > 2:  # unimodal between the grid neighbours of the smallest grid value
+        m1, m2 = a + (b - a) // 3, b - (b - a) // 3
+        if error(m1) <= error(m2):
+            b = m2
+        else:
+            a = m1
+    T_star = min(range(a, b + 1), key=error)
+    if T_star in (lo, hi):
+        raise ValueError(f"T_range must hold the minimum inside it, got {T_range!r}: the error is smallest at T = "
+                         f"{T_star}")
+    return T_star, error(T_star)
+
+
+@validate(beta=_BETA, r=_R, a=Real(), b=Real())
+def optimal_rate_exponent(beta: float, r: float, a: float, b: float, *, noiseless: bool) -> float:
+    """``e`` in "the best test error decays like ``T^-e``" when ``T0 ~ T^b`` and ``n sigma0^2 ~ T^a`` (Dohmatob et al.
+    2024, Corollary 5.2 and Appendix G), optimizing the exponent ``ell`` of ``lambda = T^-ell``.
+
+    Both follow from Theorem 5.1 with ``r_ = min(r, 1)``:
+
+    - noiseless learner (``sigma = 0``, Corollary 5.2): ``e = min((b - a) c, 2 beta r_)``. The clean noiseless
+      rate is the fast ``2 beta r_``; synthetic data bring the slow ``(b - a) c`` while ``ell_star = (b - a) ell_crit``
+      stays below ``beta``: a crossover from fast to slow rates;
+    - noisy learner (``sigma > 0``, Appendix G): ``e = min(b - a, 1) c``, the clean rate ``c`` once ``b - a >= 1``.
+
+    Parameters
+    ----------
+    beta, r : float
+        Capacity (> 1) and source (> 0) exponents.
+    a, b : float
+        Growth exponents of the generators' total noise and sample size, with b > a.
+    noiseless : bool
+        Whether the learner's labels are noiseless.
+
+    Returns
+    -------
+    float
+    """
+    ex = exponents(beta, r)
+    if b <= a:
+        fail("b", f"> a = {a:g} (the generators' data must outgrow their noise)", b)
+    if noiseless:
+        return float(min((b - a) * ex.c, 2 * ex.beta * ex.r_under))
+    return float(min(b - a, 1.0) * ex.c)
+
+
+@validate(x=RealArray(0, low_open=True, ndim=1), y=RealArray(0, low_open=True, ndim=1))
+def loglog_vertex(x, y) -> float:
+    """Where a parabola fitted by least squares to ``log y`` against ``log x`` is lowest (the location of a minimum).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Positive arrays of one shape, at least 3 points.
+
+    Returns
+    -------
+    float
+        ``exp(-c1 / (2 c2))`` for the fit ``log y = c0 + c1 log x + c2 log^2 x``; ValueError if ``c2 <= 0``.
+    """
+    if x.size < 3:
+        fail("x", "at least 3 points", x.tolist())
+    if y.shape != x.shape:
+        fail("y", f"of the shape of x, {x.shape}", y.tolist())
+    c2, c1, _ = np.polyfit(np.log(x), np.log(y), 2)
+    if c2 <= 0:
+        raise ValueError(f"y must curve upwards in log-log (a minimum); the fitted curvature is {c2:.3g}")
+    return float(np.exp(-c1 / (2 * c2)))
+
+
+@validate(beta=_BETA, r=_R, a=Real(), b=Real(), sigma2=Real(0), Ts=RealArray(1, ndim=1), n_ell=Int(2))
+def theorem51_best_exponent(beta: float, r: float, a: float, b: float, *, sigma2: float,
+                            Ts=(1e8, 1e11, 1e14), n_ell: int = 400) -> float:
+    """The decay exponent of Theorem 5.1's rate at its best ``ell``, when ``T0 = T^b`` and ``n sigma0^2 = T^a``.
+
+    At each ``T`` of ``Ts``, :func:`theorem51_rate` (with ``d = 2``, so that ``T > d`` and ``T0 > d``) is minimized over
+    ``n_ell`` values of ``ell`` evenly spaced in ``[0, beta)``; the result is minus the log-log slope of those minima.
+    An independent, numerical route to :func:`optimal_rate_exponent` (Corollary 5.2 and Appendix G).
+    """
+    ex = exponents(beta, r)
+    ells = np.linspace(0.0, ex.beta, n_ell + 1)[:-1]
+    best = [min(float(theorem51_rate(T, ell, ex.beta, ex.r, n=1, sigma2=sigma2, sigma02=float(T) ** a, T0=T**b, d=2))
+                for ell in ells) for T in Ts]
+    return -loglog_slope(Ts, best)

@@ -179,3 +179,72 @@ def test_claims_need_two_finite_seeds_and_a_valid_n_se():
         checks.Claims(n_se=0)
     with pytest.raises(ValueError, match="no claim was recorded"):
         checks.Claims().assert_all()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_paired_gain
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_paired_gain_returns_mean_se_and_z_of_the_difference():
+    worse = np.array([[3.0, 5.0], [4.0, 6.0], [5.0, 7.5]])
+    better = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    mean, se, z = checks.assert_paired_gain(worse, better)
+    np.testing.assert_allclose(mean, [3.0, 15.5 / 3])
+    np.testing.assert_allclose(se, [1.0 / np.sqrt(3), np.std([4.0, 5.0, 6.5], ddof=1) / np.sqrt(3)])
+    np.testing.assert_allclose(z, mean / se)
+
+
+def test_paired_gain_allows_single_runs_to_disagree_but_not_a_small_mean():
+    rng = np.random.default_rng(0)
+    better = rng.normal(size=50)
+    worse = better + 1.0 + rng.normal(scale=0.5, size=50)
+    worse[0] = better[0] - 0.5  # one run goes the other way
+    checks.assert_paired_gain(worse, better)
+    with pytest.raises(AssertionError, match="standard errors from zero"):
+        checks.assert_paired_gain(better + 0.01 * rng.normal(size=50) + 0.001, better, what="tiny")
+    with pytest.raises(AssertionError, match="fewer than 3"):
+        checks.assert_paired_gain(better, better + 1.0)  # the other way round
+
+
+def test_paired_gain_validates_its_input():
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        checks.assert_paired_gain([1.0], [0.0])
+    with pytest.raises(ValueError, match="n_se"):
+        checks.assert_paired_gain([1.0, 2.0], [0.0, 0.0], n_se=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_same_minimum
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _u_runs(x, bottom, n_runs=30, noise=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    curve = np.exp(0.4 * np.log(x / bottom) ** 2)
+    return curve, curve * (1 + noise * rng.standard_normal((n_runs, x.size)))
+
+
+def test_same_minimum_passes_when_the_simulation_bottoms_out_where_the_theory_does():
+    x = np.geomspace(100, 10_000, 25)
+    theory, runs = _u_runs(x, 1000.0)
+    at_theory, simulated, log_se = checks.assert_same_minimum(x, runs, theory, rng=np.random.default_rng(1))
+    assert at_theory == pytest.approx(1000.0, rel=1e-9)
+    assert abs(np.log(simulated / 1000.0)) <= 3 * log_se < np.log(2)
+
+
+def test_same_minimum_fails_for_a_bottom_at_a_third_of_the_predicted_x():
+    x = np.geomspace(100, 10_000, 25)
+    theory, _ = _u_runs(x, 1000.0)
+    _, runs = _u_runs(x, 330.0)
+    with pytest.raises(AssertionError, match="standard errors apart"):
+        checks.assert_same_minimum(x, runs, theory, rng=np.random.default_rng(1))
+
+
+def test_same_minimum_fails_when_the_runs_cannot_locate_the_bottom():
+    x = np.geomspace(100, 10_000, 25)
+    theory, runs = _u_runs(x, 1000.0, n_runs=5, noise=0.5)
+    with pytest.raises((AssertionError, ValueError)):
+        checks.assert_same_minimum(x, runs, theory, rng=np.random.default_rng(1))
+    with pytest.raises(ValueError, match="runs must be"):
+        checks.assert_same_minimum(x, runs[:, :3], theory, rng=np.random.default_rng(1))

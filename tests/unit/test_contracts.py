@@ -272,7 +272,7 @@ def _theory_and_sim_rules() -> dict[str, tuple]:
             lambda: rt.collapse_terms(0.1, 100, 1, 600, POWER, np.ones((300, 1)), 1.0, 1.0), r"^w0_sq must be of"),
         "collapse_terms: T0 > d": (
             lambda: rt.collapse_test_error(0.1, 100, 1, 300, POWER, W0, 1.0, 1.0), r"^T0 must be > d = 300"),
-        "rho_eq19: T0 > d": (lambda: rt.rho_eq19(0.1, 100, 299, POWER), r"^T0 must be > d = 300 .*rho_eq18"),
+        "rho_eq19: T0 > d": (lambda: rt.rho_eq19(0.1, 100, 299, POWER), r"^T0 must be > d = 300 \(eq\. \(19\) divides by T0 − d\)"),
         "ols_collapse_error: T, T0 >= d + 2": (
             lambda: rt.ols_collapse_error(1, 300, 1000, 301, 1.0, 1.0), r"^T0 must be >= d \+ 2 = 302 .*got 301$"),
         "null_predictor_crossover: T >= d + 2": (
@@ -282,6 +282,22 @@ def _theory_and_sim_rules() -> dict[str, tuple]:
         "theorem51_rate: T0 > d for the collapse term": (
             lambda: scaling.theorem51_rate(10.0, 0.8, 2.0, 0.375, n=1, T0=200, d=300), r"^T0 must be given with d"),
         "loglog_slope: two points": (lambda: scaling.loglog_slope([1.0], [1.0]), r"^x must be at least 2 points"),
+        "loglog_vertex: three points": (lambda: scaling.loglog_vertex([1.0, 2.0], [1.0, 2.0]),
+                                        r"^x must be at least 3 points"),
+        "loglog_vertex: y has the shape of x": (lambda: scaling.loglog_vertex([1.0, 2.0, 3.0], [1.0, 2.0]),
+                                                r"^y must be of the shape of x"),
+        "optimal_rate_exponent: b > a": (lambda: scaling.optimal_rate_exponent(2.0, 0.375, 0.5, 0.5, noiseless=True),
+                                         r"^b must be > a = 0\.5"),
+        "u_turn_sample_size: a range (low, high)": (
+            lambda: scaling.u_turn_sample_size(0.5, 1, 600, POWER, W0, 1.0, 1.0, T_range=(100, 100)),
+            r"^T_range must be a pair of integers \(low, high\)"),
+        "optimal_lambda: a range (low, high)": (
+            lambda: rt.optimal_lambda(100, 1, 600, POWER, W0, 1.0, 1.0, lam_range=(1.0, 0.1)),
+            r"^lam_range must be a pair \(low, high\)"),
+        "simulate_penalty_rules: one penalty table per T and n": (
+            lambda: sr.simulate_penalty_rules(lams=np.ones((2, 2, 1)), Ts=[10, 20], ns=[1], eigs=np.ones(4),
+                                              w0=np.ones(4), T0=8, sigma0=0.1, sigma=0.1, n_runs=2, seed=0),
+            r"^lams must be of shape \(len\(Ts\), len\(ns\), K\) = \(2, 1, K\)"),
         "loglog_slope: y has the shape of x": (lambda: scaling.loglog_slope([1.0, 2.0], [1.0]), r"^y must be of"),
         # sim/ridge
         "bartlett_factor: T >= d": (lambda: sr.bartlett_factor(rng(0), 4, 3), r"^T must be >= d = 4 .*got 3$"),

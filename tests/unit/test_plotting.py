@@ -177,3 +177,72 @@ def test_draw_conformers_scale_bar_has_the_stated_length(ax):
     assert np.ptp(bar.get_xdata()) == pytest.approx(2.0)
     assert np.ptp(bar.get_ydata()) == 0
     assert [t.get_text() for t in ax.texts] == ["2 Å"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# curves per number of synthetic generations (ridge chapters)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_n_colors_are_distinct_and_skip_the_pale_end_of_the_map():
+    colors = plotting.n_colors([0, 1, 2, 5])
+    assert len({tuple(c) for c in colors}) == 4
+    assert not same_color(colors[-1], mpl.colormaps[plotting.N_CMAP](1.0))
+    assert plotting.n_colors([3]) == [mpl.colormaps[plotting.N_CMAP](0.0)]
+
+
+def test_plot_by_n_draws_one_labelled_curve_per_n_in_its_colour(ax):
+    x, ns = np.arange(1, 6), [0, 1, 5]
+    y = np.outer(x, [1.0, 2.0, 3.0])
+    plotting.plot_by_n(ax, x, y, ns)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["$n = 0$", "$n = 1$", "$n = 5$"]
+    for line, color, j in zip(lines, plotting.n_colors(ns), range(3), strict=True):
+        assert same_color(line.get_color(), color)
+        np.testing.assert_array_equal(line.get_ydata(), y[:, j])
+
+
+def test_plot_by_n_error_bars_span_two_standard_errors(ax):
+    x, y, sem = np.arange(3.0), np.ones((3, 2)), np.full((3, 2), 0.1)
+    plotting.plot_by_n(ax, x, y, [0, 1], sem=sem, style="o", label=False)
+    segments = ax.collections[0].get_segments()  # the first curve's error bars
+    np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], 0.4)
+    assert all(line.get_label().startswith("_") for line in ax.get_lines())
+
+
+def test_plot_by_n_band_and_shape_check(ax):
+    plotting.plot_by_n(ax, np.arange(3.0), np.ones((3, 2)), [0, 1], sem=np.full((3, 2), 0.1), band=True)
+    assert len(ax.collections) == 2 and len(ax.get_lines()) == 2
+    with pytest.raises(ValueError, match=r"y must have shape \(len\(x\), len\(ns\)\) = \(3, 2\)"):
+        plotting.plot_by_n(ax, np.arange(3.0), np.ones((2, 3)), [0, 1])
+
+
+def test_plot_lambda_sweep_marks_each_optimum_and_uses_log_axes(ax):
+    lams, fine, ns = np.logspace(-3, 1, 5), np.logspace(-3, 1, 50), [0, 2]
+    curve = lambda lam, n: (np.log(lam) - n) ** 2 + 1.0  # noqa: E731
+    mean = np.stack([curve(lams, n) for n in ns], axis=1)
+    plotting.plot_lambda_sweep(ax, lams, mean, 0.01 * mean, ns, fine, np.stack([curve(fine, n) for n in ns], 1),
+                               np.exp(ns), [1.0, 1.0], theory_name="toy")
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    stars = next(c for c in ax.collections if c.get_label() == "optimal $\\lambda$")
+    np.testing.assert_allclose(stars.get_offsets(), [[1.0, 1.0], [np.exp(2), 1.0]])
+    assert "toy" in ax.get_legend().get_title().get_text()
+
+
+def test_plot_error_parts_stacks_bias_variance_and_collapse(ax):
+    theory = {"bias": np.array([1.0, 1.0]), "variance": np.array([0.5, 0.5]), "collapse": np.array([0.0, 2.0])}
+    plotting.plot_error_parts(ax, [0, 3], theory, {**theory, "total": np.array([1.5, 3.5])}, [0.1, 0.1])
+    bars = ax.patches
+    assert len(bars) == 6
+    tops = sorted({round(b.get_y() + b.get_height(), 9) for b in bars})
+    assert tops == [1.0, 1.5, 3.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "3"]
+
+
+def test_plot_sweep_draws_markers_and_theory_on_log_x_with_a_titled_legend(ax):
+    x, ns = np.array([1.0, 10.0, 100.0]), [0, 1]
+    y = np.ones((3, 2))
+    plotting.plot_sweep(ax, x, y, 0.1 * y, ns, x, y, xlabel="$T$", theory_name="toy", logy=False)
+    assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "linear", "$T$")
+    assert ax.get_legend().get_title().get_text().endswith("dashed: toy")
+    assert len(ax.get_legend().get_texts()) == 2  # one entry per n, theory lines only

@@ -15,6 +15,7 @@ from collapse_utils.sim.ridge import (
     bartlett_factor,
     generator_chain,
     reference_ridge_collapse,
+    simulate_penalty_rules,
     simulate_ridge_collapse,
 )
 
@@ -342,3 +343,23 @@ def test_valid_inputs_pass():
     runs = simulate_ridge_collapse(**valid)
     assert runs.total.shape == (2, 1, 2, 1)
     assert runs.Ts.dtype == np.int64  # whole-number floats are sample sizes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# penalties per learner size and generation
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_penalty_rules_equal_one_simulation_on_the_union_of_all_penalties(sampling):
+    Ts, ns = [8, 30, 100], [0, 2, 5]
+    lams = np.random.default_rng(1).uniform(0.0, 1.0, (3, 3, 2))
+    lams[0, :, 0] = 0.0  # a ridgeless entry and a penalty shared by several (T, n)
+    lams[2, :, 1] = lams[1, 0, 0]
+    kw = {**_problem(12), "T0": 20, "sigma0": 0.3, "sigma": 0.2, "n_runs": 3, "seed": 5, "sampling": sampling}
+    out = simulate_penalty_rules(lams=lams, Ts=Ts, ns=ns, **kw)
+    grid = np.unique(lams)
+    union = simulate_ridge_collapse(Ts=Ts, ns=ns, lams=grid, **kw).total
+    expected = np.take_along_axis(union, np.searchsorted(grid, lams)[None].repeat(3, 0), axis=3)
+    assert out.shape == (3, 3, 3, 2)
+    np.testing.assert_array_equal(out, expected)

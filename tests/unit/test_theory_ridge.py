@@ -126,23 +126,6 @@ def test_kappa_isotropic_broadcasts_lam_and_phi():
 
 
 @pytest.mark.parametrize("eigs", [ISO, POWER], ids=["iso", "power"])
-@pytest.mark.parametrize("T", [10, 299, 301, 1000])
-@pytest.mark.parametrize("lam", [1e-3, 0.1, 10.0])
-def test_dkappa_dlambda_matches_central_finite_difference(eigs, T, lam):
-    h = 1e-4 * lam
-    fd = (rt.kappa(lam + h, T, eigs) - rt.kappa(lam - h, T, eigs)) / (2 * h)
-    deriv = rt.dkappa_dlambda(lam, T, eigs)
-    assert deriv >= 1.0
-    assert deriv == pytest.approx(fd, rel=1e-6)
-
-
-def test_dkappa_dlambda_is_infinite_at_the_interpolation_threshold():
-    assert rt.dkappa_dlambda(0.0, D, ISO) == np.inf
-    # isotropic φ = 1: κ = (λ + sqrt(λ² + 4λ))/2 ≈ sqrt(λ), so dκ/dλ ≈ 1/(2 sqrt(λ))
-    assert rt.dkappa_dlambda(1e-8, D, ISO) == pytest.approx(0.5e4, rel=1e-3)
-
-
-@pytest.mark.parametrize("eigs", [ISO, POWER], ids=["iso", "power"])
 def test_kappa_at_lambda_zero_on_both_sides_of_T_equal_d(eigs):
     for T in (D, D + 1, 10 * D, 10**6):
         assert rt.kappa(0.0, T, eigs) == 0.0
@@ -150,9 +133,11 @@ def test_kappa_at_lambda_zero_on_both_sides_of_T_equal_d(eigs):
         k = rt.kappa(0.0, T, eigs)
         assert k > 0
         assert rt.df(1, k, eigs) == pytest.approx(T, rel=1e-10)
-    # continuity in λ: κ(λ) → κ(0) as λ → 0⁺ on both sides, with slope dκ/dλ(0) (≈ 300 for the power law at T = 299)
+    # continuity in λ: κ(λ) → κ(0) as λ → 0⁺ on both sides, with the paper's slope dκ/dλ = 1/(1 − df_2(κ)/T) at 0
+    # (≈ 300 for the power law at T = 299)
     assert rt.kappa(1e-12, D + 1, eigs) < 1e-9
-    k0, slope = rt.kappa(0.0, D - 1, eigs), rt.dkappa_dlambda(0.0, D - 1, eigs)
+    k0 = rt.kappa(0.0, D - 1, eigs)
+    slope = 1.0 / (1.0 - rt.df(2, k0, eigs) / (D - 1))
     assert rt.kappa(1e-12, D - 1, eigs) - k0 == pytest.approx(1e-12 * slope, rel=1e-3)
 
 
@@ -256,22 +241,6 @@ def test_rho_eq19_at_identity_equals_rho_isotropic_exactly(T, T0):
     # At Σ = I, (19) is d/((1+κ)²(T0 − d)) · [1 + κ² (d/(1+κ)²)/(T − d/(1+κ)²)], and d/(T0 − d) = φ0/(1 − φ0)
     # exactly for φ0 = d/T0: the two forms agree at every finite d (no O(1/d) gap), so the tolerance is rounding.
     np.testing.assert_allclose(rt.rho_eq19(LAMS, T, T0, ISO), rt.rho_isotropic(LAMS, D / T, D / T0), rtol=1e-8)
-
-
-@pytest.mark.parametrize("eigs", [ISO, POWER, np.linspace(0.1, 3.0, 40)], ids=["iso", "power", "linear40"])
-@pytest.mark.parametrize("T", [5, 299, 1000, 10**6])
-def test_rho_eq18_equals_rho_eq19_when_T0_exceeds_d(eigs, T):
-    # T0 > d gives κ0 = κ(0, T0) = 0: tr Σ⁴Σ⁻²(Σ+κ)⁻² = df_2(κ), tr Σ²Σ⁻²(Σ+κ)⁻² = tr(Σ+κ)⁻², T0 − df_2(0) = T0 − d
-    d = eigs.size
-    for T0 in (d + 1, d + 7, 2 * d, 10**5):
-        np.testing.assert_allclose(rt.rho_eq18(LAMS, T, T0, eigs), rt.rho_eq19(LAMS, T, T0, eigs), rtol=1e-11)
-
-
-def test_rho_eq18_over_parametrized_generator_is_finite_and_infinite_at_T0_equal_d():
-    rho = rt.rho_eq18(LAMS, 1000, 150, POWER)
-    assert np.all(np.isfinite(rho))
-    assert np.all(rho > 0)
-    assert rt.rho_eq18(0.1, 1000, D, POWER) == np.inf
 
 
 def test_rho_eq19_low_dimensional_limit_is_df2_lambda_over_T0_minus_d():
@@ -392,11 +361,6 @@ def test_theorem_4_5_shared_design_phi0_2_gives_half_the_norm_for_every_n():
 def test_theorem_4_6_independent_designs_phi0_2_gives_one_minus_two_to_the_minus_n():
     n = np.arange(0, 21)
     np.testing.assert_allclose(rt.delta_bias_independent(n, 2.0, 3.0), (1 - 2.0**-n) * 3.0, rtol=1e-15)
-    for k in (1, 2, 5):
-        assert rt.eta_independent([2.0] * k) == pytest.approx(2.0**-k)
-        assert rt.delta_bias_independent(k, 2.0, 1.0) == pytest.approx(1 - rt.eta_independent([2.0] * k))
-    assert rt.eta_independent([]) == 1.0
-    assert rt.eta_independent([0.5, 2.0, 4.0]) == pytest.approx(1 / 8)
     assert rt.delta_bias_independent(7, 0.9, 1.0) == 0.0
     # one fit: shared and independent designs are the same experiment
     assert rt.delta_bias_independent(1, 3.0, 2.0) == pytest.approx(rt.delta_bias_shared(1, 3.0, 2.0))
@@ -523,3 +487,95 @@ def test_zero_noise_and_zero_signal():
 
 def test_integer_valued_float_n_is_accepted():
     assert rt.ols_collapse_error(2.0, 5, 10, 10, 1.0, 1.0) == rt.ols_collapse_error(2, 5, 10, 10, 1.0, 1.0)
+W0 = np.full(D, 1.0 / D)
+LAM_FUNCTIONS = [
+    lambda lam: rt.kappa(lam, 100, POWER),
+    lambda lam: rt.kappa_isotropic(lam, 0.5),
+    lambda lam: rt.ridge_bias(lam, 100, POWER, W0),
+    lambda lam: rt.ridge_variance(lam, 100, POWER, 1.0),
+    lambda lam: rt.ridge_clean_isotropic(lam, 0.5, 1.0, 1.0),
+    lambda lam: rt.rho_eq19(lam, 100, 600, POWER),
+    lambda lam: rt.rho_isotropic(lam, 0.5, 0.5),
+    lambda lam: rt.collapse_test_error(lam, 100, 1, 600, POWER, W0, 1.0, 1.0),
+    lambda lam: rt.collapse_terms(lam, 100, 1, 600, POWER, W0, 1.0, 1.0),
+]
+
+
+def test_negative_w0_sq_raises():
+    with pytest.raises(ValueError, match="w0_sq"):
+        rt.ridge_bias(0.1, 100, POWER, -W0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, 100.0, True, None, "100"])
+def test_bad_sample_size_raises_naming_T(bad):
+    with pytest.raises(ValueError, match=r"^T must be an integer >= 1"):
+        rt.kappa(0.1, bad, POWER)
+    with pytest.raises(ValueError, match=r"^T0 must be an integer >= 1"):
+        rt.rho_eq19(0.1, 100, bad, POWER)
+
+
+def test_integer_valued_float_n_is_accepted():
+    assert rt.ols_collapse_error(2.0, 5, 10, 10, 1.0, 1.0) == rt.ols_collapse_error(2, 5, 10, 10, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rt.rho_isotropic(0.1, 0.5, 1.0), "phi0"),
+        (lambda: rt.rho_isotropic(0.1, 0.5, 0.0), "phi0"),
+        (lambda: rt.ols_collapse_error_asymptotic(1, 1.0, 0.5, 1.0, 1.0), "phi"),
+        (lambda: rt.ols_collapse_error_asymptotic(1, 0.5, 1.2, 1.0, 1.0), "phi0"),
+        (lambda: rt.kappa_isotropic(0.1, 0.0), "phi"),
+        (lambda: rt.kappa_isotropic(0.1, -1.0), "phi"),
+        (lambda: rt.delta_bias_shared(1, 0.0, 1.0), "phi0"),
+        (lambda: rt.delta_bias_shared(1, 2.0, -1.0), "w0_norm2"),
+        (lambda: rt.df(0, 0.1, POWER), "m"),
+        (lambda: rt.df(1, -0.1, POWER), "t"),
+    ],
+)
+def test_bad_ratios_and_other_parameters_raise_naming_them(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        call()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the optimal penalty
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("eigs", "T", "T0", "s2", "s02"), [(ISO, 1000, 600, 0.01, 0.04), (POWER, 10**4, 600, 1.0, 1.0),
+                                                            (ISO, 200, 900, 0.01, 0.04)], ids=["fig1a", "fig1b", "T<d"])
+def test_optimal_lambda_beats_a_dense_grid_and_sits_at_a_stationary_point(eigs, T, T0, s2, s02):
+    ns = np.array([0, 1, 5, 20])
+    w0_sq = np.full(D, 1.0 / D) if eigs is ISO else np.arange(1, D + 1, dtype=float) ** -0.5 / 20
+    lam_star, err_star = rt.optimal_lambda(T, ns, T0, eigs, w0_sq, s2, s02)
+    coarse = np.logspace(-8, 3, 1101)  # steps of 0.023 in log λ, then steps of 1e-4 around the coarse minimum
+    start = coarse[np.argmin(rt.collapse_test_error(coarse, T, ns[:, None], T0, eigs, w0_sq, s2, s02), axis=1)]
+    fine = start[:, None] * np.exp(np.linspace(-0.05, 0.05, 1001))
+    curves = np.stack([rt.collapse_test_error(f, T, n, T0, eigs, w0_sq, s2, s02)
+                       for f, n in zip(fine, ns, strict=True)])
+    best = fine[np.arange(ns.size), np.argmin(curves, axis=1)]
+    np.testing.assert_allclose(np.log(lam_star), np.log(best), atol=2e-4)
+    assert np.all(err_star <= curves.min(axis=1) * (1 + 1e-12))
+    for lam, n in zip(lam_star, ns, strict=True):  # d error / d log λ = 0 at λ*, relative to the error's scale
+        up, down = (rt.collapse_test_error(lam * np.exp(h), T, n, T0, eigs, w0_sq, s2, s02) for h in (1e-4, -1e-4))
+        assert abs(up - down) / 2e-4 < 1e-4 * rt.collapse_test_error(lam, T, n, T0, eigs, w0_sq, s2, s02)
+
+
+def test_optimal_lambda_grows_with_n_in_the_papers_figure_1a_setting():
+    lam_star, err_star = rt.optimal_lambda(1000, np.arange(0, 21), 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04)
+    assert np.all(np.diff(lam_star) > 0) and np.all(np.diff(err_star) > 0)
+    assert lam_star[-1] == pytest.approx(0.652, abs=1e-3)  # n = 20
+    assert isinstance(rt.optimal_lambda(1000, 3, 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04)[0], float)
+
+
+@pytest.mark.parametrize("lam_range", [(1.0, 10.0), (1e-9, 1e-5)])
+def test_optimal_lambda_refuses_a_minimum_at_the_end_of_the_range(lam_range):
+    with pytest.raises(ValueError, match=r"^lam_range must hold the minimum inside it"):
+        rt.optimal_lambda(1000, 0, 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04, lam_range=lam_range)
+
+
+@pytest.mark.parametrize("lam_range", [(0.0, 1.0), (2.0, 1.0), (1e-3, np.inf), "ab", 3.0])
+def test_optimal_lambda_validates_its_range(lam_range):
+    with pytest.raises(ValueError, match=r"^lam_range must be a pair"):
+        rt.optimal_lambda(1000, 0, 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04, lam_range=lam_range)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from collapse_utils.theory import scaling
+from collapse_utils.theory import ridge, scaling
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,64 @@ def test_theorem51_rate_exponents():
 def test_loglog_slope():
     x = np.array([1.0, 10.0, 100.0])
     assert scaling.loglog_slope(x, 3 * x**-0.7) == pytest.approx(-0.7)
+    with pytest.raises(ValueError):
+        scaling.loglog_slope(x, -x)
+    with pytest.raises(ValueError):
+        scaling.loglog_slope([1.0], [1.0])
+
+
+def test_u_turn_sample_size_matches_a_brute_force_search_over_every_integer():
+    eigs, w0_sq = scaling.power_law_problem(300, 2.0, 0.375)
+    ex = scaling.exponents(2.0, 0.375)
+    for n in (1, 2, 5):
+        T_star, err = scaling.u_turn_sample_size(ex.ell_crit, n, 600, eigs, w0_sq, 1.0, 1.0, T_range=(100, 10**5))
+        # every integer within 150 of the answer, and a coarse grid over the whole range
+        Ts = np.unique(np.concatenate([np.arange(T_star - 150, T_star + 151), np.geomspace(100, 10**5, 100).round()]))
+        brute = [ridge.collapse_test_error(float(T) ** -ex.ell_crit, int(T), n, 600, eigs, w0_sq, 1.0, 1.0)
+                 for T in Ts]
+        assert T_star == Ts[int(np.argmin(brute))]
+        assert err == pytest.approx(min(brute), rel=1e-12)
+
+
+def test_u_turn_sample_size_moves_left_as_n_grows_and_refuses_a_minimum_at_the_end():
+    eigs, w0_sq = scaling.power_law_problem(300, 2.0, 0.375)
+    ell = scaling.exponents(2.0, 0.375).ell_crit
+    turns = [scaling.u_turn_sample_size(ell, n, 600, eigs, w0_sq, 1.0, 1.0, T_range=(100, 10**5))[0]
+             for n in (1, 2, 5)]
+    assert turns[0] > turns[1] > turns[2]
+    with pytest.raises(ValueError, match=r"^T_range must hold the minimum inside it"):
+        scaling.u_turn_sample_size(ell, 0, 600, eigs, w0_sq, 1.0, 1.0, T_range=(100, 10**4))  # clean: no U-turn
+    with pytest.raises(ValueError, match=r"^T_range must be a pair"):
+        scaling.u_turn_sample_size(ell, 1, 600, eigs, w0_sq, 1.0, 1.0, T_range=(100, 50))
+    with pytest.raises(ValueError, match=r"^ell must be"):
+        scaling.u_turn_sample_size(-0.5, 1, 600, eigs, w0_sq, 1.0, 1.0, T_range=(100, 10**4))
+
+
+@pytest.mark.parametrize("noiseless", [True, False], ids=["noiseless", "noisy"])
+@pytest.mark.parametrize(("a", "b"), [(0.0, 0.5), (0.0, 1.0), (0.0, 1.5), (0.0, 2.0), (0.0, 3.0), (0.5, 2.0)])
+def test_optimal_rate_exponent_matches_theorem_5_1_optimized_over_ell(noiseless, a, b):
+    # Corollary 5.2 / App. G against an independent computation: Theorem 5.1's rate with T0 = T^b and
+    # n sigma0^2 = T^a, minimized over a grid of ell in [0, beta) at each T, then the log-log slope over T.
+    fitted = scaling.theorem51_best_exponent(2.0, 0.375, a, b, sigma2=0.0 if noiseless else 1.0)
+    assert fitted == pytest.approx(scaling.optimal_rate_exponent(2.0, 0.375, a, b, noiseless=noiseless), abs=0.02)
+
+
+def test_optimal_rate_exponent_crosses_over_from_fast_to_slow():
+    fast = 2 * 2.0 * 0.375  # clean noiseless rate 2 beta r = 1.5
+    assert scaling.optimal_rate_exponent(2.0, 0.375, 0.0, 1.0, noiseless=True) == pytest.approx(0.6)
+    assert scaling.optimal_rate_exponent(2.0, 0.375, 0.0, 2.5, noiseless=True) == pytest.approx(fast)
+    assert scaling.optimal_rate_exponent(2.0, 0.375, 0.0, 9.0, noiseless=True) == pytest.approx(fast)
+    assert scaling.optimal_rate_exponent(2.0, 0.375, 0.5, 1.0, noiseless=False) == pytest.approx(0.3)
+    assert scaling.optimal_rate_exponent(2.0, 0.375, 0.0, 4.0, noiseless=False) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match=r"^b must be > a"):
+        scaling.optimal_rate_exponent(2.0, 0.375, 1.0, 1.0, noiseless=True)
+
+
+def test_loglog_vertex_finds_the_minimum_of_a_symmetric_and_of_an_exact_log_parabola():
+    x = np.geomspace(0.1, 10, 15)
+    assert scaling.loglog_vertex(x, x**0.5 + x**-0.5) == pytest.approx(1.0, abs=1e-12)  # 2 cosh(log x / 2)
+    assert scaling.loglog_vertex(x, np.exp(0.3 * (np.log(x) - np.log(2.5)) ** 2)) == pytest.approx(2.5, rel=1e-10)
+    with pytest.raises(ValueError, match="curve upwards"):
+        scaling.loglog_vertex(x, np.exp(-(np.log(x) ** 2)))
+    with pytest.raises(ValueError, match="at least 3 points"):
+        scaling.loglog_vertex([1.0, 2.0], [1.0, 2.0])
