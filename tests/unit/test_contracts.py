@@ -272,7 +272,8 @@ def _theory_and_sim_rules() -> dict[str, tuple]:
             lambda: rt.collapse_terms(0.1, 100, 1, 600, POWER, np.ones((300, 1)), 1.0, 1.0), r"^w0_sq must be of"),
         "collapse_terms: T0 > d": (
             lambda: rt.collapse_test_error(0.1, 100, 1, 300, POWER, W0, 1.0, 1.0), r"^T0 must be > d = 300"),
-        "rho_eq19: T0 > d": (lambda: rt.rho_eq19(0.1, 100, 299, POWER), r"^T0 must be > d = 300 \(eq\. \(19\) divides by T0 − d\)"),
+        "rho_eq19: T0 > d": (lambda: rt.rho_eq19(0.1, 100, 299, POWER),
+                             r"^T0 must be > d = 300 \(eq\. \(19\) divides by T0 − d\)"),
         "ols_collapse_error: T, T0 >= d + 2": (
             lambda: rt.ols_collapse_error(1, 300, 1000, 301, 1.0, 1.0), r"^T0 must be >= d \+ 2 = 302 .*got 301$"),
         "null_predictor_crossover: T >= d + 2": (

@@ -487,60 +487,6 @@ def test_zero_noise_and_zero_signal():
 
 def test_integer_valued_float_n_is_accepted():
     assert rt.ols_collapse_error(2.0, 5, 10, 10, 1.0, 1.0) == rt.ols_collapse_error(2, 5, 10, 10, 1.0, 1.0)
-W0 = np.full(D, 1.0 / D)
-LAM_FUNCTIONS = [
-    lambda lam: rt.kappa(lam, 100, POWER),
-    lambda lam: rt.kappa_isotropic(lam, 0.5),
-    lambda lam: rt.ridge_bias(lam, 100, POWER, W0),
-    lambda lam: rt.ridge_variance(lam, 100, POWER, 1.0),
-    lambda lam: rt.ridge_clean_isotropic(lam, 0.5, 1.0, 1.0),
-    lambda lam: rt.rho_eq19(lam, 100, 600, POWER),
-    lambda lam: rt.rho_isotropic(lam, 0.5, 0.5),
-    lambda lam: rt.collapse_test_error(lam, 100, 1, 600, POWER, W0, 1.0, 1.0),
-    lambda lam: rt.collapse_terms(lam, 100, 1, 600, POWER, W0, 1.0, 1.0),
-]
-
-
-def test_negative_w0_sq_raises():
-    with pytest.raises(ValueError, match="w0_sq"):
-        rt.ridge_bias(0.1, 100, POWER, -W0)
-
-
-@pytest.mark.parametrize("bad", [0, -1, 2.5, 100.0, True, None, "100"])
-def test_bad_sample_size_raises_naming_T(bad):
-    with pytest.raises(ValueError, match=r"^T must be an integer >= 1"):
-        rt.kappa(0.1, bad, POWER)
-    with pytest.raises(ValueError, match=r"^T0 must be an integer >= 1"):
-        rt.rho_eq19(0.1, 100, bad, POWER)
-
-
-def test_integer_valued_float_n_is_accepted():
-    assert rt.ols_collapse_error(2.0, 5, 10, 10, 1.0, 1.0) == rt.ols_collapse_error(2, 5, 10, 10, 1.0, 1.0)
-
-
-@pytest.mark.parametrize(
-    ("call", "name"),
-    [
-        (lambda: rt.rho_isotropic(0.1, 0.5, 1.0), "phi0"),
-        (lambda: rt.rho_isotropic(0.1, 0.5, 0.0), "phi0"),
-        (lambda: rt.ols_collapse_error_asymptotic(1, 1.0, 0.5, 1.0, 1.0), "phi"),
-        (lambda: rt.ols_collapse_error_asymptotic(1, 0.5, 1.2, 1.0, 1.0), "phi0"),
-        (lambda: rt.kappa_isotropic(0.1, 0.0), "phi"),
-        (lambda: rt.kappa_isotropic(0.1, -1.0), "phi"),
-        (lambda: rt.delta_bias_shared(1, 0.0, 1.0), "phi0"),
-        (lambda: rt.delta_bias_shared(1, 2.0, -1.0), "w0_norm2"),
-        (lambda: rt.df(0, 0.1, POWER), "m"),
-        (lambda: rt.df(1, -0.1, POWER), "t"),
-    ],
-)
-def test_bad_ratios_and_other_parameters_raise_naming_them(call, name):
-    with pytest.raises(ValueError, match=rf"^{name} "):
-        call()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# the optimal penalty
-# ---------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("eigs", "T", "T0", "s2", "s02"), [(ISO, 1000, 600, 0.01, 0.04), (POWER, 10**4, 600, 1.0, 1.0),
@@ -572,10 +518,4 @@ def test_optimal_lambda_grows_with_n_in_the_papers_figure_1a_setting():
 @pytest.mark.parametrize("lam_range", [(1.0, 10.0), (1e-9, 1e-5)])
 def test_optimal_lambda_refuses_a_minimum_at_the_end_of_the_range(lam_range):
     with pytest.raises(ValueError, match=r"^lam_range must hold the minimum inside it"):
-        rt.optimal_lambda(1000, 0, 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04, lam_range=lam_range)
-
-
-@pytest.mark.parametrize("lam_range", [(0.0, 1.0), (2.0, 1.0), (1e-3, np.inf), "ab", 3.0])
-def test_optimal_lambda_validates_its_range(lam_range):
-    with pytest.raises(ValueError, match=r"^lam_range must be a pair"):
         rt.optimal_lambda(1000, 0, 600, ISO, np.full(D, 1.0 / D), 0.01, 0.04, lam_range=lam_range)
