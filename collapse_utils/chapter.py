@@ -166,7 +166,10 @@ def _cell(text: str) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, *, index: bool = True) -> MarkdownTable:
-    """A DataFrame as a markdown table (cells as given: format the numbers first)."""
+    """A DataFrame as a markdown table (cells as given: format the numbers first); a multi-level index becomes one
+    column per level."""
+    if index and isinstance(frame.index, pd.MultiIndex):
+        frame, index = frame.reset_index(), False
     cols = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for key, row in frame.iterrows():
@@ -193,6 +196,17 @@ def paper_table(rows: list[Row], *, chapter: str | None = None, section: str = "
         payload = {"chapter": chapter, "section": section, "rows": [asdict(r) for r in rows]}
         path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
     return MarkdownTable("\n".join(lines))
+
+
+def reproduction_note(compared: pd.DataFrame) -> str:
+    """One line on a stored-table check (:func:`collapse_utils.stored.check_against_stored`): how many numbers, the
+    threshold, and how far a number could move before the check fails, relative to its value (median over numbers)."""
+    tolerance = (compared["threshold"] * compared["se"] / compared["stored"].abs()).replace(np.inf, np.nan)
+    n, seeds, threshold = len(compared), int(compared["seeds"].min()), compared["threshold"].iloc[0]
+    return (f"{n} numbers compared with the stored run: each must lie within {threshold:.1f} standard errors of the "
+            f"difference (Welch's t for {seeds} + {seeds} seeds, Bonferroni over the {n} numbers at 1%), which lets a "
+            f"number move by {100 * tolerance.median():.1f}% of its value (median over the numbers); largest |t| "
+            f"here: {compared['t'].max():.2f}")
 
 
 def stored_scorecard(directory: Path | None = None) -> pd.DataFrame:

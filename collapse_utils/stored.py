@@ -63,6 +63,9 @@ def compare(fresh: pd.DataFrame, stored: pd.DataFrame, *, by: list[str], metrics
     for metric in metrics:
         f = fresh.groupby(by)[metric].agg(["mean", "std", "count"])
         s = stored.groupby(by)[metric].agg(["mean", "std", "count"])
+        seen = set()  # groups whose seeds repeat another's exactly, on both sides (iteration 1, shared by the policies)
+        stored_values = stored.groupby(by)[metric].apply(lambda v: tuple(v.to_numpy(dtype=float)))
+        fresh_values = fresh.groupby(by)[metric].apply(lambda v: tuple(v.to_numpy(dtype=float)))
         if set(f.index) != set(s.index):
             raise AssertionError(f"{metric}: the fresh run has groups {sorted(set(f.index) ^ set(s.index))} that the "
                                  "stored table has not (or the reverse); run `make execute` after changing a chapter")
@@ -71,6 +74,10 @@ def compare(fresh: pd.DataFrame, stored: pd.DataFrame, *, by: list[str], metrics
             sm, ss, sn = s.loc[key]
             if np.isnan(fm) and np.isnan(sm) and fn == 0 and sn == 0:  # a metric this group does not have
                 continue
+            pair = (stored_values.loc[key], fresh_values.loc[key])
+            if pair in seen:
+                continue
+            seen.add(pair)
             se = float(np.sqrt(fs**2 / fn + ss**2 / sn)) if fn > 1 and sn > 1 else 0.0
             rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), "metric": metric,
                          "stored": sm, "stored_se": ss / np.sqrt(sn) if sn > 1 else 0.0, "fresh": fm,
