@@ -231,6 +231,25 @@ def plot_overview(curves: pd.DataFrame, *, iterations: int | None = None):
     return fig
 
 
+def last_iteration_table(curves: pd.DataFrame) -> chapter.MarkdownTable:
+    """Each study's test error at its last iteration relative to iteration 1, per policy (mean over seeds and the
+    seeds' range), beside the linear theory's ``i`` and ``sum_{j<=i} 1/j^2`` at that iteration."""
+    if curves.empty:
+        return chapter.MarkdownTable("*No stored results yet: run `make execute`.*")
+    rows = []
+    for (label, line), group in curves.groupby(["label", "line"], sort=False):
+        last = int(group["iteration"].max())
+        ref = linear_reference([last])
+        row = {"study": label if line == label else f"{label}: {line}", "iteration": str(last)}
+        for policy in FIGURE_POLICIES:
+            at = group[(group["policy"] == policy) & (group["iteration"] == last)]
+            row[policy] = (f"×{at['mean'].item():.2f} ({at['low'].item():.2f}–{at['high'].item():.2f})"
+                           if len(at) else "")
+        row["linear theory: $i$ / $\\sum 1/j^2$"] = f"×{ref['replace'][0]:g} / ×{ref['accumulate'][0]:.2f}"
+        rows.append(row)
+    return chapter.markdown_table(pd.DataFrame(rows), index=False)
+
+
 def scorecard(directory: Path | None = None) -> pd.DataFrame:
     """Every stored "paper vs this book" row, in the book's chapter order, with the chapter's label, page and paper.
 

@@ -87,6 +87,19 @@ def test_study_curves_use_whatever_tables_exist(tmp_path):
         overview.study_curves(tmp_path)
 
 
+def test_last_iteration_table_quotes_each_study_and_the_linear_theory():
+    curves = overview.study_curves(FIXTURES)
+    lines = overview.last_iteration_table(curves).text.splitlines()
+    assert lines[0].startswith("| study | iteration | replace | accumulate | accumulate-subsample | linear theory")
+    diffusion = next(line for line in lines if line.startswith("| diffusion on molecules |"))
+    mean, low, high, _ = _ratio_by_hand(FIXTURES / "diffusion_conformers.csv", "loss", "replace", 6)
+    assert f"| 6 | ×{mean:.2f} ({low:.2f}–{high:.2f}) |" in diffusion
+    assert diffusion.endswith(f"| ×6 / ×{sum(1 / j**2 for j in range(1, 7)):.2f} |")
+    llama = next(line for line in lines if line.startswith("| language models: llama-d96 |"))
+    assert llama.split("|")[5].strip() == ""  # no accumulate-subsample run of that model
+    assert "No stored results" in overview.last_iteration_table(curves.iloc[0:0]).text
+
+
 def test_scorecard_orders_rows_as_the_book_and_counts_every_status():
     card = overview.scorecard(FIXTURES)
     assert list(dict.fromkeys(card["chapter"])) == ["vae-mnist", "ridge-collapse", "some-new-chapter"]
