@@ -7,7 +7,8 @@ Serves `_build/html` (build it first: `make book`) and measures every page of `_
 
 1. every figure: its natural width and drawing resolution, the width shown at 1400 px and 400 px, and the size of
    the plot style's smallest text there and once enlarged by a click (px);
-2. every display equation wider than its box at either width (and those `reader.js` shrank to fit);
+2. every display equation wider than its box at either width (and those `reader.js` shrank to fit), and every
+   inline formula wider than the column;
 3. per page, the code and output blocks and tables that scroll sideways at 1400 px;
 4. per chapter, the glue roles in its markdown cells: what a reader in Colab or Jupyter sees raw instead of a number
    (`{glue:text}`, `{glue}` and the other `{glue:...}` roles), and the other MyST roles that stay raw there.
@@ -63,6 +64,9 @@ def main(argv=None) -> int:
                     for e in found[name]["equations"]:
                         if e["need"] > e["have"] + 1 or e["shrunk"]:
                             equations.append((page, width, e))
+                    for e in found[name]["inline"]:
+                        if e["need"] > e["have"] + 1:
+                            equations.append((page, width, {**e, "number": "inline", "shrunk": False}))
                 for desk, phone in zip(found["desktop"]["images"], found["phone"]["images"], strict=True):
                     info = png_info(SITE, page, desk["src"])
                     if info is None:
@@ -87,7 +91,7 @@ def main(argv=None) -> int:
         flag = "  <- below 11 px" if text < 11 else ""
         print(f"{page:32s} {alt:42s} {natural:8d} {dpi:4.0f} {shown:11.0f} {text:5.1f} {pshown:10.0f} {ptext:5.1f} "
               f"{ztext:8.1f}{flag}")
-    print("\n2. Display equations wider than their box (or shrunk to fit by reader.js)")
+    print("\n2. Display equations wider than their box (or shrunk to fit by reader.js); inline formulas cut off")
     for page, width, e in equations:
         state = "shrunk to fit" if e["shrunk"] and e["need"] <= e["have"] + 1 else "OVERFLOWS"
         print(f"{page:32s} {width:4d} px  eq. {e['number'] or '-':5s} {e['need']:4d}/{e['have']:4d} px  {state:13s} "

@@ -28,8 +28,7 @@ from collapse_utils.theory import linear as linear_theory
 
 GERSTGRASSER = "gerstgrasser2024accumulate"
 DOHMATOB = "dohmatob2024demystified"
-PAPERS = {GERSTGRASSER: "Gerstgrasser et al. (2024), *Is Model Collapse Inevitable?*",
-          DOHMATOB: "Dohmatob, Feng & Kempe (2024), *Model Collapse Demystified: The Case of Regression*"}
+PAPERS = {GERSTGRASSER: "Gerstgrasser et al. (2024)", DOHMATOB: "Dohmatob, Feng & Kempe (2024)"}
 """The two papers the book reproduces (BibTeX key: how the scorecard names it)."""
 
 FIGURE_POLICIES = ("replace", "accumulate", "accumulate-subsample")
@@ -243,7 +242,7 @@ def last_iteration_table(curves: pd.DataFrame) -> chapter.MarkdownTable:
         row = {"study": label if line == label else f"{label}: {line}", "iteration": str(last)}
         for policy in FIGURE_POLICIES:
             at = group[(group["policy"] == policy) & (group["iteration"] == last)]
-            row[policy] = (f"×{at['mean'].item():.2f} ({at['low'].item():.2f}–{at['high'].item():.2f})"
+            row[policy] = (f"×{at['mean'].item():.2f} <br>({at['low'].item():.2f}–{at['high'].item():.2f})"
                            if len(at) else "")
         row["linear theory: $i$ / $\\sum 1/j^2$"] = f"×{ref['replace'][0]:g} / ×{ref['accumulate'][0]:.2f}"
         rows.append(row)

@@ -5,8 +5,8 @@
   alt text gets the caption's text; an image glued from another page inside a ``glued-figure`` container gets the
   text of the container's last paragraph (its caption).
 - **Page title and description.** The landing page's ``<title>`` would read "<book title> — <book title>";
-  its first part becomes ``reader_home_title``. Every page gets a ``<meta name="description">``: ``reader_description`` on the
-  landing page, the page's first paragraph elsewhere.
+  its first part becomes ``reader_home_title``. Every page gets a ``<meta name="description">``:
+  ``reader_description`` on the landing page, the page's first paragraph elsewhere.
 - **No print-to-PDF button.** The theme's download menu offers ".pdf", which only opens the browser's print
   dialog; the book builds no PDF, so the entry is removed (the source downloads stay).
 - **Pages built from stored results** (``reader_pages_from_results``: the results page, executed at build time,

@@ -3,7 +3,8 @@ figures' drawing resolution read from their PNG files.
 
 ``MEASURE`` returns, for the page's article: its text column, title and description, the header buttons, every
 image (natural and shown width, alt text, the section it is in), every ``<pre>`` block and table (the width they
-need and have), every display equation (width needed and available, its TeX, whether ``reader.js`` shrank it), glued
+need and have), every display equation (width needed and available, its TeX, whether ``reader.js`` shrank it) and
+inline formula (its width and the width its line gives it), glued
 values written against math, the prose text, the element ids and the links. ``ZOOM`` clicks image ``k`` and
 measures the enlarged view, then closes it with Escape.
 """
@@ -94,6 +95,11 @@ return {
             have: box.clientWidth, tex: tex(box).replace(/\s+/g, " ").trim(),
             shrunk: box.classList.contains("math-shrunk")};
   }),
+  inline: Array.from(article.querySelectorAll("span.math")).map(span => {
+    const box = span.querySelector("mjx-container");
+    return box ? {where: where(span), need: Math.ceil(box.getBoundingClientRect().width), have: span.clientWidth,
+                  tex: tex(box).replace(/\s+/g, " ").trim()} : null;
+  }).filter(x => x),
   glued, prose,
   ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
   links: Array.from(article.querySelectorAll("a[href]")).map(a => ({href: a.href, text: a.textContent.trim()})),

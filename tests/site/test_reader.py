@@ -13,7 +13,8 @@ the page and the element.
 - **Click to enlarge.** Every figure opens full size on click and closes on Escape, at both widths.
 - **Overflow.** At 1400 px no code block, output block or table needs horizontal scrolling in the text column; at
   both widths no display equation is wider than its box (`reader.js` first shrinks an equation that is up to 25%
-  too wide; what remains is listed with its TeX, for the chapter to break over lines).
+  too wide; what remains is listed with its TeX, for the chapter to break over lines) and no inline formula is
+  wider than the column (the theme would cut it off).
 - **Glitches.** No print-to-PDF button; a `<title>` that does not repeat the book's name and a meta description on
   every page; alt text that is not a file path; author-year labels in the bibliography; no glued number written
   against math (``$T^{-}${glue:text}`c` `` prints "T⁻ 0.6"); no "−0"; no raw glue role in the text.
@@ -209,6 +210,16 @@ def test_no_display_equation_is_wider_than_its_box(measured, page, width):
            f"{e['tex'][:90]!r}" for e in found["equations"] if e["need"] > e["have"] + 1]
     assert not bad, (f"{page} at {width} px, equations to break over lines (aligned, split or multline):\n  "
                      + "\n  ".join(bad))
+
+
+@pytest.mark.parametrize("width", list(WIDTHS.values()))
+@pytest.mark.parametrize("page", PAGES)
+def test_no_inline_formula_is_cut_off(measured, page, width):
+    found = measured(page, width)
+    bad = [f"in {m['where']}: {m['need']} px shown in {m['have']} px: {m['tex'][:90]!r}"
+           for m in found["inline"] if m["need"] > m["have"] + 1]
+    assert not bad, (f"{page} at {width} px, inline math wider than the column (the theme cuts it off; make it a "
+                     "display equation or split it):\n  " + "\n  ".join(bad))
 
 
 # ---------------------------------------------------------------------------------------------------------------
