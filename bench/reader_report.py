@@ -9,7 +9,8 @@ Serves `_build/html` (build it first: `make book`) and measures every page of `_
    the plot style's smallest text there and once enlarged by a click (px);
 2. every display equation wider than its box at either width (and those `reader.js` shrank to fit), and every
    inline formula wider than the column;
-3. per page, the code and output blocks and tables that scroll sideways at 1400 px;
+3. per page, the code and output blocks and tables that scroll sideways at 1400 px, and how much of the page's
+   height is visible code;
 4. per chapter, the glue roles in its markdown cells: what a reader in Colab or Jupyter sees raw instead of a number
    (`{glue:text}`, `{glue}` and the other `{glue:...}` roles), and the other MyST roles that stay raw there.
 """
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
                 wide = [b for b in found["desktop"]["blocks"] if b["need"] > b["have"] + 1]
                 tables = [t for t in found["desktop"]["tables"] if t["need"] > t["have"] + 1]
                 blocks.append((page, len(found["desktop"]["blocks"]), len(wide),
-                               sum(b["kind"] == "output" for b in wide), len(tables)))
+                               sum(b["kind"] == "output" for b in wide), len(tables),
+                               found["desktop"]["visibleCode"] / max(found["desktop"]["height"], 1)))
     finally:
         driver.quit()
 
@@ -96,9 +98,10 @@ def main(argv=None) -> int:
         state = "shrunk to fit" if e["shrunk"] and e["need"] <= e["have"] + 1 else "OVERFLOWS"
         print(f"{page:32s} {width:4d} px  eq. {e['number'] or '-':5s} {e['need']:4d}/{e['have']:4d} px  {state:13s} "
               f"{e['where']}  {e['tex'][:70]}")
-    print("\n3. Blocks at 1400 px: code/output blocks, those that scroll sideways (of which output), wide tables")
-    for page, n, wide, out, tables in blocks:
-        print(f"{page:32s} {n:3d} blocks  {wide:3d} scroll ({out} output)  {tables} tables")
+    print("\n3. At 1400 px: code/output blocks, those that scroll sideways (of which output), wide tables, and the "
+          "share of the page's height that is visible (unfolded) code")
+    for page, n, wide, out, tables, code in blocks:
+        print(f"{page:32s} {n:3d} blocks  {wide:3d} scroll ({out} output)  {tables} tables  {100 * code:4.1f}% code")
     print("\n4. Roles a Colab/Jupyter reader sees raw, per chapter (markdown cells)")
     for page in pages:
         notebook = ROOT / f"{page}.ipynb"

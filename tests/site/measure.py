@@ -100,6 +100,10 @@ return {
     return box ? {where: where(span), need: Math.ceil(box.getBoundingClientRect().width), have: span.clientWidth,
                   tex: tex(box).replace(/\s+/g, " ").trim()} : null;
   }).filter(x => x),
+  visibleCode: Array.from(article.querySelectorAll(".cell_input"))
+    .filter(c => !c.closest("details:not([open])") && c.offsetParent !== null)
+    .reduce((h, c) => h + c.getBoundingClientRect().height, 0),
+  height: article.getBoundingClientRect().height,
   glued, prose,
   ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
   links: Array.from(article.querySelectorAll("a[href]")).map(a => ({href: a.href, text: a.textContent.trim()})),

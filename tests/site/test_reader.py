@@ -246,7 +246,7 @@ def test_page_has_no_known_glitch(measured, page):
             bad.append(f"{_name(image)}: alt text {alt!r} is not a description")
     for g in found["glued"]:
         bad.append(f"glued value {g['value']!r} written against the math {g['math']!r} in {g['where']} "
-                   "(glue it inside the math: a Math object and the {glue} role)")
+                   "(glue it inside the math: glue(name, Latex(f\"${...}$\")) and the {glue} role)")
     for m in _NEGATIVE_ZERO.finditer(found["prose"]):
         context = found["prose"][max(0, m.start() - 40):m.end() + 20].replace("\n", " ")
         bad.append(f"negative zero {m.group(0)!r} in …{context}…")
