@@ -4,31 +4,16 @@ For each page of `_toc.yml`: every image has loaded (complete, non-zero natural 
 was typeset by MathJax (each `.math` element holds an `mjx-container`, none holds an `mjx-merror`), chapter
 pages show at least one figure, and every citation link points to an entry that exists on the references page.
 Failures name the page and the element. Chromium and ChromeDriver come from Debian (`make setup` installs them);
-`CHROMIUM` and `CHROMEDRIVER` override their paths.
+`CHROMIUM` and `CHROMEDRIVER` override their paths. What a reader sees (figure text size, overflow, zoom, the
+scorecard, the landing page) is checked in `test_reader.py`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
+from .browser import CHROMIUM, chromium_available, open_page, start_chromium
 from .conftest import toc_pages
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-_WAIT_FOR_MATHJAX = """
-const done = arguments[arguments.length - 1];
-const start = Date.now();
-(function poll() {
-  const mj = window.MathJax;
-  if (mj && mj.startup && mj.startup.promise) { mj.startup.promise.then(() => done("ok"), e => done("error: " + e)); }
-  else if (Date.now() - start > 15000) { done(document.querySelector(".math") ? "MathJax never loaded" : "no math"); }
-  else { setTimeout(poll, 100); }
-})();
-"""
 
 _INSPECT = """
 const imgs = Array.from(document.querySelectorAll("main img, article img, .bd-article img"));
@@ -45,26 +30,15 @@ return {
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):
+    if not chromium_available():
         pytest.fail(f"Chromium not found at {CHROMIUM!r}: run `make setup` (Debian packages chromium, chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", "--window-size=1280,1000"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_script_timeout(30)
+    driver = start_chromium(1280, 1000)
     yield driver
     driver.quit()
 
 
 def _inspect(browser, server, page):
-    browser.get(f"{server}/{page}.html")
-    state = browser.execute_async_script(_WAIT_FOR_MATHJAX)
+    state = open_page(browser, f"{server}/{page}.html")
     assert state in ("ok", "no math"), f"{page}: {state}"
     return browser.execute_script(_INSPECT)
 

@@ -79,3 +79,17 @@ def test_chapter_pages_have_figures_and_a_colab_button(site, page):
     repo = urlsplit(url).path.strip("/")
     colab = f"colab.research.google.com/github/{repo}/blob/main/{page}.ipynb"
     assert colab in html, f"{page}: no Colab launch button pointing to {colab}"
+
+
+def test_results_page_follows_the_introduction():
+    pages = toc_pages()
+    assert pages[1] == "book/results", f"the results page must come right after the introduction, got {pages[:3]}"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_page_loads_the_reader_assets_and_offers_no_print_to_pdf(site, page):
+    html = (site / f"{page}.html").read_text(encoding="utf-8")
+    for asset in ("_static/reader.css", "_static/reader.js"):
+        assert asset in html, f"{page}: does not load {asset} (book/_ext/reader.py)"
+    assert "window.print()" not in html, f"{page}: offers a print-to-PDF button, but the book builds no PDF"
+    assert re.search(r'<meta name="description" content="[^"]{40,}"', html), f"{page}: no meta description"
