@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ridge_sim.py [--runs R] [--seed S]
 
-Grid (Dohmatob et al. 2024, Figure 1a left; reference regression-collapse.md §3): d = 300, Sigma = I, ||w0|| = 1,
+Grid (Dohmatob et al. 2024, Figure 1a left): d = 300, Sigma = I, ||w0|| = 1,
 T0 = 600, sigma0 = 0.2, sigma = 0.1, T = 1000, n in {0, 1, 2, 5, 10, 20}, 26 lambdas logspace(-4, 1), R runs
 (default 10). With one seed it times ``reference_ridge_collapse`` (every sample drawn, one solve per lambda, n and
 run), ``simulate_ridge_collapse(sampling="explicit")`` (same random numbers, one eigendecomposition per run) and

@@ -1,4 +1,4 @@
-"""Closed forms of the linear feedback loop (reference accumulate-vs-replace.md §2)."""
+"""Closed forms of the linear feedback loop (Gerstgrasser et al. 2024, linear model; Dohmatob et al. 2024)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_ols_test_error_is_sigma2_d_over_T_minus_d_minus_1(d, T, sigma2):
 
 
 def test_base_error_of_paper_small_figure_setting_is_3_5_sigma2():
-    # d = 7, T = 10: sigma^2 * 7 / 2 = 3.5 sigma^2 (reference §2)
+    # d = 7, T = 10: sigma^2 * 7 / 2 = 3.5 sigma^2, the base error read off the paper's small figure
     assert th.ols_test_error(7, 10, 2.0) == pytest.approx(7.0)
 
 
@@ -92,7 +92,7 @@ def test_accumulate_test_error_is_base_times_basel_partial_sum(n):
 
 
 def test_paper_large_figure_values():
-    # reference §2: T = 100, sigma^2 = 100, d = 32: replace ~ 2.4e3 at n = 50, accumulate ~ 78
+    # the paper's large figure, T = 100, sigma^2 = 100, d = 32: replace ~ 2.4e3 at n = 50, accumulate ~ 78
     assert th.replace_test_error(50, 32, 100, 100.0) == pytest.approx(2.4e3, rel=0.02)
     assert th.accumulate_test_error(50, 32, 100, 100.0) == pytest.approx(78, rel=0.02)
 
