@@ -21,7 +21,7 @@ lint:
 	$(BIN)/lint-imports
 
 unit:
-	$(CHECK_ENV) $(BIN)/python -m pytest tests/unit
+	$(CHECK_ENV) $(BIN)/python -m pytest -n 2 tests/unit
 
 # Two notebooks at a time (one kernel each, one thread each): the two cores of the reference machine.
 notebooks:

@@ -304,3 +304,19 @@ def glue_numbers(numbers: dict) -> MarkdownTable:
     frame = pd.DataFrame({"quantity": [label for label, _ in numbers.values()],
                           "value": [str(value) for _, value in numbers.values()]})
     return markdown_table(frame, index=False)
+
+
+def change(records: pd.DataFrame, metric: str, *, to: int | None = None, start: int = 1, **where) -> np.ndarray:
+    """Per seed: ``metric`` at iteration ``to`` (default: the last) relative to iteration ``start``, minus 1."""
+    to = int(records["iteration"].max()) if to is None else to
+    return per_seed(records, metric, iteration=to, **where) / per_seed(records, metric, iteration=start, **where) - 1
+
+
+def fmt_seeds(records: pd.DataFrame, metric: str, *, percent: bool = False, signed: bool = False, **where) -> str:
+    """``metric`` of the rows matching ``where`` (one per seed) as "mean ± s.e." (:func:`fmt_mean_se`)."""
+    return fmt_mean_se(per_seed(records, metric, **where), percent=percent, signed=signed)
+
+
+def claims_table(claims) -> MarkdownTable:
+    """The claims of a :class:`collapse_utils.checks.Claims` as a table for the page (numbers to 3 digits)."""
+    return markdown_table(claims.table().map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))

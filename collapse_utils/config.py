@@ -172,7 +172,7 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # paper's GPT-2 9M and Llama-2 12M/42M (for a GPU). `models`: (name in models.transformer, policies, whether
         # its evaluations draw stories for the diversity statistics).
         "ci": {"corpus": "synthetic", "n_train": 600, "n_test": 500, "n_iterations": 5, "seeds": (0, 1, 2),
-               "lr": 6e-3, "batch_size": 4, "n_diversity": 100,
+               "lr": 6e-3, "batch_size": 4, "n_diversity": 50,
                "models": (("gpt2-d64", ALL_POLICIES, True), ("llama-d96", ("replace", "accumulate"), False)),
                "cold": ("gpt2-d64", 0.3)},
         "full": {"corpus": "auto", "n_train": 100_000, "n_test": 5_000, "n_iterations": 5, "seeds": (0, 1, 2),

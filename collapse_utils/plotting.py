@@ -358,3 +358,11 @@ def plot_error_parts(ax, ns, theory: dict, simulated: dict, total_sem) -> None:
                 label="simulation: running sums (ticks), total $\\pm 2$ s.e.")
     ax.set_xticks(x, [str(n) for n in ns])
     ax.set(xlabel="synthetic generations $n$", ylabel="test error")
+
+
+def image_grid(rows, size: int) -> np.ndarray:
+    """One image of square ``size`` x ``size`` images: ``rows[r]`` (k, size**2) becomes row ``r`` of the grid."""
+    rows = [np.asarray(r).reshape(-1, size, size) for r in rows]
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise ValueError("rows must hold at least one row, all with the same number of images")
+    return np.vstack([np.hstack(list(r)) for r in rows])

@@ -50,6 +50,16 @@ def test_per_seed_change_table_and_claims():
         bad.assert_all()
 
 
+def test_change_fmt_seeds_and_claims_table():
+    np.testing.assert_allclose(chapter.change(RECORDS, "loss", policy="replace"), [0.6 / 1.0, 0.6 / 1.01, 0.6 / 1.02])
+    np.testing.assert_allclose(chapter.change(RECORDS, "loss", to=2, policy="accumulate"), 0.0)
+    assert chapter.fmt_seeds(RECORDS, "loss", policy="replace", iteration=3) == "1.610 ± 0.006"
+    claims = checks.Claims()
+    chapter.claim_order(claims, RECORDS, "loss", ["accumulate", "replace"], "loss")
+    text = chapter.claims_table(claims)._repr_markdown_()
+    assert "| loss: replace above accumulate at iteration 3 | 0.6 | 0 | inf | 3/3 | True |" in text
+
+
 def test_paper_table_labels_every_source_and_stores_rows_for_the_scorecard(tmp_path, monkeypatch):
     monkeypatch.setattr(chapter, "RESULTS_DIR", tmp_path)
     rows = [chapter.Row("replace rises", "+56%", "figure", "+50 ± 2%", "reproduced"),

@@ -246,3 +246,13 @@ def test_plot_sweep_draws_markers_and_theory_on_log_x_with_a_titled_legend(ax):
     assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "linear", "$T$")
     assert ax.get_legend().get_title().get_text().endswith("dashed: toy")
     assert len(ax.get_legend().get_texts()) == 2  # one entry per n, theory lines only
+
+
+def test_image_grid_puts_each_row_of_images_side_by_side():
+    rows = [np.arange(8).reshape(2, 4), 10 + np.arange(8).reshape(2, 4)]
+    grid = plotting.image_grid(rows, 2)
+    assert grid.shape == (4, 4)
+    np.testing.assert_array_equal(grid[:2, 2:], [[4, 5], [6, 7]])
+    np.testing.assert_array_equal(grid[2:, :2], [[10, 11], [12, 13]])
+    with pytest.raises(ValueError, match="same number of images"):
+        plotting.image_grid([np.zeros((1, 4)), np.zeros((2, 4))], 2)
