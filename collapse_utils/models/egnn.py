@@ -27,7 +27,7 @@ network ``eps_theta(x_t, t, graph)`` of the GeoDiff-like diffusion model in :mod
 
 Molecules of different sizes are batched by flattening their atoms (``graph_index`` tells each atom's molecule) and
 concatenating their edge lists; sums over neighbours use ``index_add_`` (no torch_geometric). Molecules in one batch
-never exchange messages. Used by ``notebooks/diffusion_conformers.ipynb`` through the diffusion module.
+never exchange messages.
 """
 
 from __future__ import annotations
@@ -167,6 +167,11 @@ def make_batch(graphs, mols, device=None, *, edges: dict | None = None) -> Molec
     batch = MoleculeBatch(torch.from_numpy(atom_types), torch.from_numpy(np.repeat(np.arange(len(mols)), sizes)),
                           torch.from_numpy(edge_index), torch.from_numpy(edge_attr), len(mols))
     return batch if device is None else batch.to(device)
+
+
+def local_edge_mask(batch: MoleculeBatch) -> torch.Tensor:
+    """Which edges join atoms at most three bonds apart: GeoDiff's local edges (edge order 3), the rest global."""
+    return batch.edge_attr[:, N_EDGE_FEATURES - 1] == 0  # the last hop bucket: more than 3 bonds apart
 
 
 def graph_mean(values: torch.Tensor, graph_index: torch.Tensor, n_graphs: int) -> torch.Tensor:
@@ -346,6 +351,7 @@ __all__ = [
     "check_graph",
     "concat_batches",
     "graph_mean",
+    "local_edge_mask",
     "make_batch",
     "molecule_edges",
     "noise_embedding",

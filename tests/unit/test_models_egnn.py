@@ -25,6 +25,7 @@ from collapse_utils.models.egnn import (  # noqa: E402
     EGNNConfig,
     center,
     check_graph,
+    local_edge_mask,
     make_batch,
     molecule_edges,
     noise_embedding,
@@ -114,6 +115,13 @@ def test_check_graph_names_the_inconsistent_field(bad, message):
     fields.update(bad)
     with pytest.raises(ValueError, match=re.escape(message)):
         check_graph(Graph(**fields))
+
+
+def test_local_edges_join_atoms_at_most_three_bonds_apart():
+    g = graph([0] * 7, [(k, k + 1) for k in range(6)], [0] * 6)  # a chain: hops = |i - j|
+    batch = make_batch([g], [0])
+    i, j = batch.edge_index.numpy()
+    np.testing.assert_array_equal(local_edge_mask(batch).numpy(), np.abs(i - j) <= 3)
 
 
 def test_make_batch_offsets_edges_and_tells_each_atom_its_molecule():
