@@ -20,7 +20,14 @@ import pandas as pd
 from collapse_utils.conformer_metrics import conformer_metrics
 from collapse_utils.data.conformers import ConformerRecipe, ConformerSet, load_conformers
 from collapse_utils.loop import LoopResult, run_experiment
-from collapse_utils.models.diffusion import AUTHORS_BETA_END, AUTHORS_STEPS, DiffusionFamily, DiffusionRecipe
+from collapse_utils.models.diffusion import (
+    AUTHORS_BETA_END,
+    AUTHORS_STEPS,
+    DiffusionFamily,
+    DiffusionRecipe,
+    NoNoise,
+    losses_by_level,
+)
 
 CHAPTER = "diffusion-conformers"
 
@@ -81,6 +88,15 @@ def run(job: Job) -> LoopResult:
                            for (p, s, i), confs in result.samples.items()])
     result.records = result.records.merge(scored, on=["policy", "seed", "iteration"], validate="one_to_one")
     return result
+
+
+def null_losses(job: Job) -> pd.DataFrame:
+    """The test loss and its parts (columns) at each evaluation step (index) of a network that predicts no noise,
+    on the chapter's held-out conformers: the level a model that learned nothing scores."""
+    data = conformers(job.n_train_per_mol)
+    steps, parts = losses_by_level(NoNoise(), data.test, graphs=data.graphs, recipe=job.recipe(),
+                                   n_levels=job.n_levels, n_fine=job.n_fine)
+    return pd.DataFrame(parts, index=pd.Index(steps.astype(int), name="step"))
 
 
 def longer_training(job: Job, factor: int = 4, n_iterations: int = 3) -> Job:

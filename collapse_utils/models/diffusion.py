@@ -494,6 +494,13 @@ def losses_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = Diff
     return steps.astype(np.float64), {k: np.array(v) for k, v in out.items()}
 
 
+class NoNoise(torch.nn.Module):
+    """The null noise network: it predicts no noise (``eps_hat = 0``), the reference level of every test loss."""
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, batch) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
 def loss_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe(), seed: int = 0,
                   n_levels: int = 10, n_fine: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The steps and the total loss ``||eps_hat - eps||^2 / (3 (n_atoms - 1))`` at each (:func:`losses_by_level`)."""
@@ -677,6 +684,7 @@ __all__ = [
     "LOSS_PARTS",
     "DiffusionFamily",
     "DiffusionRecipe",
+    "NoNoise",
     "NoiseSchedule",
     "denoising_loss",
     "evaluation_steps",

@@ -27,6 +27,7 @@ from collapse_utils.models.diffusion import (  # noqa: E402
     GEODIFF_STEPS,
     LOSS_PARTS,
     DiffusionRecipe,
+    NoNoise,
     denoising_loss,
     evaluation_steps,
     fit_diffusion,
@@ -271,6 +272,13 @@ def test_predicting_no_noise_scores_one_and_the_exact_noise_scores_zero():
     assert zero["loss"] == pytest.approx(1.0, abs=0.03)  # 200 x 10 draws of 15 degrees of freedom
     exact = denoising_loss(ExactDenoiser(point.coords), conformers[:5], graphs=GRAPHS, recipe=TINY)
     assert exact["loss"] < 1e-12
+
+
+def test_the_null_network_predicts_no_noise_and_scores_the_null_level():
+    conformers = [dataset(1)[0]] * 100
+    out = denoising_loss(NoNoise(), conformers, graphs=GRAPHS, recipe=TINY)
+    zero = denoising_loss(Zero(), conformers, graphs=GRAPHS, recipe=TINY)
+    assert out == zero and out["loss"] == pytest.approx(1.0, abs=0.05)
 
 
 def test_loss_reports_the_average_and_every_level_with_fixed_evaluation_noise():
