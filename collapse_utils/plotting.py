@@ -257,3 +257,17 @@ def draw_conformers(ax, graph, coords_list, *, reference=None, alpha: float = 0.
     ax.set_aspect("equal")
     ax.set_axis_off()
     return projected
+
+
+def log_axis(ax, axis: str = "y", subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
+    """Make ``axis`` (``"x"`` or ``"y"``) of ``ax`` logarithmic, with ticks at ``subs`` times the powers of ten
+    labelled as plain numbers (0.5, 1, 2, 5, ...) rather than powers of ten: for ratios and losses."""
+    import matplotlib.ticker as mticker
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mticker.LogLocator(base=10.0, subs=subs))
+    target.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(mticker.NullFormatter())

@@ -177,3 +177,18 @@ def test_draw_conformers_scale_bar_has_the_stated_length(ax):
     assert np.ptp(bar.get_xdata()) == pytest.approx(2.0)
     assert np.ptp(bar.get_ydata()) == 0
     assert [t.get_text() for t in ax.texts] == ["2 Å"]
+
+
+def test_log_axis_labels_ratios_as_plain_numbers():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.6, 1.0, 7.0])
+    plotting.log_axis(ax)
+    fig.canvas.draw()
+    assert ax.get_yscale() == "log"
+    labels = {t.get_text() for t in ax.get_yticklabels() if t.get_text()}
+    assert {"1", "2", "5"} <= labels and not any("10^" in s or "times" in s for s in labels)
+    with pytest.raises(ValueError, match=r"^axis must be 'x' or 'y', got 'z'$"):
+        plotting.log_axis(ax, "z")
+    plt.close(fig)
