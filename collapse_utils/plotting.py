@@ -366,3 +366,17 @@ def image_grid(rows, size: int) -> np.ndarray:
     if not rows or len({len(r) for r in rows}) != 1:
         raise ValueError("rows must hold at least one row, all with the same number of images")
     return np.vstack([np.hstack(list(r)) for r in rows])
+
+
+def log_axis(ax, axis: str = "y", subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
+    """Make ``axis`` (``"x"`` or ``"y"``) of ``ax`` logarithmic, with ticks at ``subs`` times the powers of ten
+    labelled as plain numbers (0.5, 1, 2, 5, ...) rather than powers of ten: for ratios and losses."""
+    import matplotlib.ticker as mticker
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mticker.LogLocator(base=10.0, subs=subs))
+    target.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(mticker.NullFormatter())

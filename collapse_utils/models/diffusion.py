@@ -8,11 +8,30 @@ training loss, and the accumulate paper's "Loss (Test)" on held-out real conform
 squared error; here it is normalized per degree of freedom, ``||eps_hat - eps||^2 / (3 (n_atoms - 1))``, so that
 predicting no noise at all scores 1.
 
-Noise schedule: GeoDiff's sigmoid schedule of ``beta_t`` from 1e-7 to 2e-3 over 5000 steps, whose final
-``alpha_bar`` is ``exp(-5.0) = 0.0067`` (noise-to-signal ratio ``sigma_T = sqrt((1 - alpha_bar)/alpha_bar) = 12.2``,
-i.e. at the last step the clean structure (~1.5 Angstrom per axis) is scaled by 0.082 under unit noise). With
-fewer steps (``ci``), both ends of the beta range are multiplied by one factor chosen so that the final
-``alpha_bar`` equals the 5000-step value (:func:`noise_schedule`), keeping the same overall noise range.
+Noise schedule: GeoDiff's sigmoid schedule of ``beta_t``. Its default runs from 1e-7 to 2e-3 over 5000 steps,
+whose final ``alpha_bar`` is ``exp(-5.0) = 0.0067`` (noise-to-signal ratio ``sigma_T = sqrt((1 - alpha_bar)/alpha_bar)
+= 12.2``, i.e. at the last step the clean structure (~1.5 Angstrom per axis) is scaled by 0.082 under unit noise);
+the accumulate paper's run used 1e-7 to 9e-3 over 1000 steps (:data:`AUTHORS_STEPS`, :data:`AUTHORS_BETA_END`;
+``sigma`` from 0.0047 to 9.5 Angstrom). Fewer steps keep a long schedule's noise range in one of two ways
+(:func:`noise_schedule`): ``"rescale"`` multiplies both ends of the beta range by the one factor that keeps the final
+``alpha_bar`` (the smallest noise level then grows: 0.027 Angstrom for 30 steps of the default), ``"respace"`` takes
+the long schedule's ``alpha_bar`` at evenly spaced steps, first and last included (Nichol & Dhariwal 2021,
+"Improved DDPM", section 4), which keeps both its smallest and its largest noise level and, training on steps drawn
+uniformly, the long schedule's share of training at each noise level.
+
+Test loss (:func:`losses_by_level`): the noise-matching error of held-out conformers at fixed evaluation steps, and
+its split into GeoDiff's two parts. GeoDiff scores one number per atom pair (the change of the pair's distance) and
+calls pairs at most three bonds apart **local** (its edge order 3: bond lengths, angles, torsions) and the other
+pairs within 10 Angstrom **global**; the accumulate paper's "Loss (Test)" is its local loss. Our network predicts
+per-atom noise, so the pair error is the prediction error projected on the pair,
+``e_ij = ((eps_hat_i - eps_hat_j) - (eps_i - eps_j)) . u_ij`` with ``u_ij`` the unit vector between the noised atoms:
+to first order in the noise, ``(eps_i - eps_j) . u_ij`` is GeoDiff's distance target ``(d_t - sqrt(alpha_bar) d_0) /
+sqrt(1 - alpha_bar)``, so ``e_ij`` is GeoDiff's per-pair error on our network. Two normalizations: ``local`` and
+``global`` average ``e_ij^2 / 2`` over a molecule's pairs of each kind (predicting no noise scores about 1, like the
+total loss), and ``gd_local`` and ``gd_global`` mirror GeoDiff's own (``models/epsnet/dualenc.py``,
+``get_loss_diffusion``): per atom, the squared length of the sum over its pairs of ``e_ij u_ij`` (``eq_transform``
+over both directions of every pair), times 5 (local) or 2 (global), averaged over atoms; the global pairs there are
+those within 10 Angstrom at the noised coordinates scaled back by ``sqrt(alpha_bar)``.
 
 Training recipe (:class:`DiffusionRecipe`): Adam with a cosine-decayed learning rate, gradient-norm clipping, a
 fixed number of **epochs over the training set** with one uniformly drawn step ``t`` per conformer and visit (so an
@@ -22,8 +41,7 @@ best generated geometry within about 6 s per fit of ~240 conformers (~17 heavy a
 GeoDiff's own learning rate (1e-3, no decay) the same 20 epochs gave a test loss of 0.34 instead of 0.27 and a mean
 bond-length error of the samples of 0.19 instead of 0.05 Angstrom. Sampling is DDPM's ancestral reverse process
 (posterior variance ``beta_tilde``) from centred Gaussian noise, one network evaluation per step for each batch of
-molecules. Models train on ``models.common.torch_device()``; random numbers are drawn on the CPU. Used by
-``notebooks/diffusion_conformers.ipynb``.
+molecules. Models train on ``models.common.torch_device()``; random numbers are drawn on the CPU.
 """
 
 from __future__ import annotations
@@ -36,12 +54,31 @@ import numpy as np
 import torch
 
 from collapse_utils.models.common import device_of, dtype_of, seeded, torch_device, torch_seed
-from collapse_utils.models.egnn import EGNN, EGNNConfig, center, concat_batches, make_batch, molecule_edges
+from collapse_utils.models.egnn import (
+    EGNN,
+    EGNNConfig,
+    center,
+    concat_batches,
+    local_edge_mask,
+    make_batch,
+    molecule_edges,
+)
 from collapse_utils.validation import check_int
 
 GEODIFF_STEPS = 5000
 """GeoDiff's number of diffusion steps (its sigmoid schedule runs beta from 1e-7 to 2e-3 over these)."""
+AUTHORS_STEPS = 1000
+"""Diffusion steps of the accumulate paper's GeoDiff runs (``configs/drugs_1k_larger_*.yml`` of their fork)."""
+AUTHORS_BETA_END = 9e-3
+"""The last beta of the accumulate paper's sigmoid schedule (from 1e-7, over :data:`AUTHORS_STEPS` steps)."""
+GEODIFF_CUTOFF = 10.0
+"""GeoDiff's radius (Angstrom) of global pairs, at the noised coordinates."""
+LOCAL_WEIGHT, GLOBAL_WEIGHT = 5.0, 2.0
+"""GeoDiff's weights of its local and global per-atom losses."""
 SCHEDULE_KINDS = ("sigmoid", "linear")
+SPACINGS = ("rescale", "respace")
+LOSS_PARTS = ("loss", "local", "global", "gd_local", "gd_global")
+"""The test-loss components of :func:`losses_by_level` (see the module docstring)."""
 LR_DECAYS = ("cosine", "none")
 EVAL_CHUNK = 64
 """Molecules per network batch when scoring the test loss (the loss does not depend on it)."""
@@ -67,7 +104,7 @@ def _raw_betas(n_steps: int, beta_start: float, beta_end: float, kind: str) -> n
 
 
 def noise_schedule(n_steps: int, beta_start: float = 1e-7, beta_end: float = 2e-3, kind: str = "sigmoid", *,
-                   match_steps: int | None = GEODIFF_STEPS) -> NoiseSchedule:
+                   match_steps: int | None = GEODIFF_STEPS, spacing: str = "rescale") -> NoiseSchedule:
     """The betas, alphas and alpha_bars of a diffusion with ``n_steps`` steps.
 
     Parameters
@@ -79,9 +116,13 @@ def noise_schedule(n_steps: int, beta_start: float = 1e-7, beta_end: float = 2e-
     kind
         ``"sigmoid"`` (GeoDiff) or ``"linear"`` (Ho et al. 2020).
     match_steps
-        If given and different from ``n_steps``, both ends of the beta range are multiplied by the one factor that
-        makes the final ``alpha_bar`` equal to that of the ``match_steps``-step schedule (same noise range with
-        fewer steps); ``None`` uses the beta range as given.
+        The long schedule that ``n_steps`` steps stand for; ``None`` uses the beta range as given over ``n_steps``.
+    spacing
+        How ``n_steps`` steps stand for ``match_steps``: ``"rescale"`` multiplies both ends of the beta range by the
+        one factor that makes the final ``alpha_bar`` equal to the long schedule's (same final noise, larger first
+        step); ``"respace"`` keeps the long schedule's ``alpha_bar`` at the steps ``round(linspace(0, match_steps -
+        1, n_steps))`` and sets ``beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}`` (Nichol & Dhariwal 2021, section 4),
+        so its first and last noise levels are the long schedule's (``n_steps <= match_steps``).
 
     Returns
     -------
@@ -97,6 +138,15 @@ def noise_schedule(n_steps: int, beta_start: float = 1e-7, beta_end: float = 2e-
         raise ValueError(f"beta_start must be <= beta_end, got {beta_start!r} > {beta_end!r}")
     if kind not in SCHEDULE_KINDS:
         raise ValueError(f"kind must be one of {SCHEDULE_KINDS}, got {kind!r}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+    if spacing == "respace":
+        if match_steps is None or check_int("match_steps", match_steps, 2) < n_steps:
+            raise ValueError(f"match_steps must be an integer >= n_steps = {n_steps} to respace, got {match_steps!r}")
+        long = np.cumprod(1.0 - _raw_betas(match_steps, beta_start, beta_end, kind))
+        kept = long[np.round(np.linspace(0, match_steps - 1, n_steps)).astype(np.int64)]
+        betas = 1.0 - kept / np.concatenate([[1.0], kept[:-1]])
+        return NoiseSchedule(betas, 1.0 - betas, kept)
     betas = _raw_betas(n_steps, beta_start, beta_end, kind)
     if match_steps is not None and check_int("match_steps", match_steps, 2) != n_steps:
         target = np.sum(np.log1p(-_raw_betas(match_steps, beta_start, beta_end, kind)))  # log alpha_bar_T
@@ -121,8 +171,10 @@ def _check_positive(name: str, value) -> float:
 class DiffusionRecipe:
     """Schedule, network and training settings; every fit, test loss and sampler call of a chapter uses one recipe.
 
-    The defaults are the ``ci`` recipe (see the module docstring); GeoDiff itself uses 5000 steps, hidden 128 and
-    10 convolutions, Adam at 1e-3, batch 32. ``lr_decay`` is ``"cosine"`` (to 0 over the fit) or ``"none"``.
+    The defaults are the ``ci`` recipe of the module docstring; the chapter's job sets the accumulate paper's
+    schedule (``beta_end`` :data:`AUTHORS_BETA_END`, ``match_steps`` :data:`AUTHORS_STEPS`, ``spacing``
+    ``"respace"``). GeoDiff itself uses 5000 steps, hidden 128 and 10 convolutions, Adam at 1e-3, batch 32.
+    ``lr_decay`` is ``"cosine"`` (to 0 over the fit) or ``"none"``.
     """
 
     n_steps: int = 50
@@ -130,6 +182,7 @@ class DiffusionRecipe:
     beta_end: float = 2e-3
     schedule: str = "sigmoid"
     match_steps: int | None = GEODIFF_STEPS
+    spacing: str = "rescale"
     egnn: EGNNConfig = field(default_factory=EGNNConfig)
     lr: float = 1e-2
     batch_size: int = 16
@@ -151,7 +204,7 @@ class DiffusionRecipe:
     def noise_schedule(self) -> NoiseSchedule:
         """The recipe's :func:`noise_schedule`."""
         return noise_schedule(self.n_steps, self.beta_start, self.beta_end, self.schedule,
-                              match_steps=self.match_steps)
+                              match_steps=self.match_steps, spacing=self.spacing)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -321,27 +374,96 @@ def _clip_per_member(model: EGNN, max_norm: float) -> None:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
-def evaluation_steps(recipe: DiffusionRecipe, n_levels: int = 10) -> np.ndarray:
-    """``n_levels`` diffusion steps spread evenly over ``0 .. n_steps - 1`` (the test loss's noise levels)."""
+def evaluation_steps(recipe: DiffusionRecipe, n_levels: int = 10, n_fine: int = 0) -> np.ndarray:
+    """The test loss's diffusion steps: ``n_levels`` spread evenly over ``0 .. n_steps - 1``, and the ``n_fine``
+    smallest steps ``0 .. n_fine - 1`` besides (sorted, without repeats)."""
     n_levels = check_int("n_levels", n_levels, 1)
+    n_fine = check_int("n_fine", n_fine, 0)
     if n_levels > recipe.n_steps:
         raise ValueError(f"n_levels must be <= n_steps = {recipe.n_steps}, got {n_levels}")
-    return np.round(np.linspace(0, recipe.n_steps - 1, n_levels)).astype(np.int64)
+    if n_fine > recipe.n_steps:
+        raise ValueError(f"n_fine must be <= n_steps = {recipe.n_steps}, got {n_fine}")
+    spread = np.round(np.linspace(0, recipe.n_steps - 1, n_levels)).astype(np.int64)
+    return np.union1d(spread, np.arange(n_fine, dtype=np.int64))
+
+
+def level_weights(recipe: DiffusionRecipe, steps) -> np.ndarray:
+    """Quadrature weights of the evaluation ``steps``: the share of the ``n_steps`` steps nearest to each (a tie
+    goes to the smaller step), so that ``sum(weights * loss_at_steps)`` estimates the loss at a uniformly drawn step,
+    the training objective (and, for a respaced schedule, GeoDiff's validation loss at a random step)."""
+    steps = np.asarray(steps, dtype=np.int64)
+    nearest = np.abs(np.arange(recipe.n_steps)[:, None] - steps[None, :]).argmin(axis=1)
+    return np.bincount(nearest, minlength=len(steps)) / recipe.n_steps
+
+
+def pair_losses(eps_hat: torch.Tensor, eps: torch.Tensor, x_t: torch.Tensor, alpha_bar: torch.Tensor, batch
+                ) -> dict[str, torch.Tensor]:
+    """GeoDiff's local and global losses of a noise prediction, per molecule (see the module docstring).
+
+    Parameters
+    ----------
+    eps_hat, eps
+        Predicted and true noise of the batch's flattened atoms, (n_atoms_total, 3).
+    x_t
+        The noised coordinates, (n_atoms_total, 3).
+    alpha_bar
+        ``alpha_bar_t`` of each molecule, (n_graphs,).
+    batch
+        The molecules with all ordered atom pairs as edges (:func:`collapse_utils.models.egnn.make_batch`).
+
+    Returns
+    -------
+    dict
+        Tensors of shape (n_graphs,): ``local`` and ``global``, the mean of ``e_ij^2 / 2`` over the molecule's pairs
+        at most three bonds apart and the others (NaN for a molecule without such pairs); ``gd_local`` and
+        ``gd_global``, the sums over the molecule's atoms of GeoDiff's per-atom losses
+        ``w ||sum_j e_ij u_ij||^2`` (eq_transform over both directions of every pair; ``w`` = 5 local, 2 global;
+        global pairs farther than :data:`GEODIFF_CUTOFF` at ``x_t / sqrt(alpha_bar)`` left out), and ``n_atoms``.
+    """
+    i, j = batch.edge_index
+    diff = x_t.index_select(0, i) - x_t.index_select(0, j)
+    dist = diff.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    u = diff / dist
+    err = eps_hat - eps
+    e = ((err.index_select(0, i) - err.index_select(0, j)) * u).sum(dim=1)  # GeoDiff's per-pair error, (n_edges,)
+    local = local_edge_mask(batch).to(e.dtype)  # masks as weights: cheaper than boolean indexing on a CPU
+    mol = batch.graph_index.index_select(0, i)
+    near = (dist[:, 0] <= GEODIFF_CUTOFF * torch.sqrt(alpha_bar.to(e.dtype)).index_select(0, mol)).to(e.dtype)
+    zeros = x_t.new_zeros(batch.n_graphs)
+
+    def pair_mean(weight):  # 0 / 0 = NaN for a molecule without such pairs
+        return zeros.index_add(0, mol, weight * e**2 / 2) / zeros.index_add(0, mol, weight)
+
+    def geodiff(weight, factor):  # eq_transform: +score to the pair's first atom, -score to its second
+        score = u * (weight * e)[:, None]
+        per_atom = torch.zeros_like(x_t).index_add_(0, i, score).index_add_(0, j, -score)
+        return zeros.index_add(0, batch.graph_index, factor * (per_atom**2).sum(dim=1))
+
+    return {"local": pair_mean(local), "global": pair_mean(1 - local), "gd_local": geodiff(local, LOCAL_WEIGHT),
+            "gd_global": geodiff((1 - local) * near, GLOBAL_WEIGHT),
+            "n_atoms": zeros.index_add(0, batch.graph_index, torch.ones_like(x_t[:, 0]))}
 
 
 @torch.no_grad()
-def loss_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe(), seed: int = 0,
-                  n_levels: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-matching loss of ``model`` on ``conformers`` at each evaluation step, with fixed evaluation noise.
+def losses_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe(), seed: int = 0,
+                    n_levels: int = 10, n_fine: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The test loss of ``model`` on ``conformers`` and its local and global parts at each evaluation step.
 
-    Every conformer is noised at every step of :func:`evaluation_steps`; the noise comes from ``seed`` alone, so
-    every model is scored on identical noised inputs. Returns the steps and the mean per-conformer loss
-    ``||eps_hat - eps||^2 / (3 (n_atoms - 1))`` at each (float64 arrays).
+    Every conformer is noised at every step of :func:`evaluation_steps` (``n_levels``, ``n_fine``); the noise comes
+    from ``seed`` alone, so every model is scored on identical noised inputs.
+
+    Returns
+    -------
+    steps, losses
+        The steps (float64) and, for each name of :data:`LOSS_PARTS`, a float64 array over the steps: ``loss``, the
+        mean over conformers of ``||eps_hat - eps||^2 / (3 (n_atoms - 1))``; ``local`` and ``global``, the means
+        of :func:`pair_losses`' pair means over the conformers that have such pairs (0 if none has); ``gd_local``
+        and ``gd_global``, GeoDiff's per-atom losses averaged over all atoms, as its validation does.
     """
     recipe = _check_recipe(recipe)
     conformers = _check_conformers(conformers, graphs)
     seed = check_int("seed", seed, 0)
-    steps = evaluation_steps(recipe, n_levels)
+    steps = evaluation_steps(recipe, n_levels, n_fine)
     device, dtype = device_of(model), dtype_of(model)
     alpha_bars = recipe.noise_schedule().alpha_bars
     _, batch, x0 = _stack(conformers, graphs, dtype)
@@ -351,28 +473,57 @@ def loss_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = Diffus
         first = int((batch.graph_index < start).sum())
         chunks.append((slice(first, first + sum(graphs[m].n_atoms for m in mols)), make_batch(graphs, mols, device)))
     gen = torch.Generator().manual_seed(seed)
-    losses = []
+    out = {name: [] for name in LOSS_PARTS}
     for t in steps:  # the same noise whatever the model and the chunking
         x_t, eps = noise_coordinates(x0, torch.full((batch.n_graphs,), float(alpha_bars[t])), batch, gen)
         sigma = float(np.sqrt((1 - alpha_bars[t]) / alpha_bars[t]))
-        per_mol = []
+        parts = []
         for atoms, part in chunks:
-            eps_hat = model(x_t[atoms].to(device), torch.full((part.n_graphs,), sigma, dtype=dtype, device=device),
-                            part)
-            per_mol.append(per_molecule_loss(eps_hat, eps[atoms].to(device), part).cpu())
-        losses.append(float(torch.cat(per_mol).mean()))
-    return steps.astype(np.float64), np.array(losses)
+            x, target = x_t[atoms].to(device), eps[atoms].to(device)
+            eps_hat = model(x, torch.full((part.n_graphs,), sigma, dtype=dtype, device=device), part)
+            pairs = pair_losses(eps_hat, target, x, torch.full((part.n_graphs,), float(alpha_bars[t]),
+                                                                 device=device), part)
+            parts.append({"loss": per_molecule_loss(eps_hat, target, part), **pairs})
+        level = {k: torch.cat([p[k] for p in parts]).cpu().double() for k in parts[0]}
+        out["loss"].append(float(level["loss"].mean()))
+        for k in ("local", "global"):  # over the molecules that have such pairs; none at all scores 0, as in GeoDiff
+            has = ~torch.isnan(level[k])
+            out[k].append(float(level[k][has].mean()) if bool(has.any()) else 0.0)
+        for k in ("gd_local", "gd_global"):
+            out[k].append(float(level[k].sum() / level["n_atoms"].sum()))
+    return steps.astype(np.float64), {k: np.array(v) for k, v in out.items()}
+
+
+class NoNoise(torch.nn.Module):
+    """The null noise network: it predicts no noise (``eps_hat = 0``), the reference level of every test loss."""
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, batch) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def loss_by_level(model, conformers, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe(), seed: int = 0,
+                  n_levels: int = 10, n_fine: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The steps and the total loss ``||eps_hat - eps||^2 / (3 (n_atoms - 1))`` at each (:func:`losses_by_level`)."""
+    steps, losses = losses_by_level(model, conformers, graphs=graphs, recipe=recipe, seed=seed, n_levels=n_levels,
+                                    n_fine=n_fine)
+    return steps, losses["loss"]
 
 
 def denoising_loss(model, conformers, *, graphs, recipe: DiffusionRecipe = DiffusionRecipe(), seed: int = 0,
-                   n_levels: int = 10) -> dict[str, float]:
-    """The test loss of the accumulate paper's diffusion study, averaged over noise levels and split by level.
+                   n_levels: int = 10, n_fine: int = 0) -> dict[str, float]:
+    """The test loss of the accumulate paper's diffusion study and its parts, averaged over noise levels and by level.
 
-    Returns ``loss`` (the mean over the ``n_levels`` steps of :func:`evaluation_steps`, i.e. a fixed-noise estimate
-    of the training objective) and ``loss_t{t}`` for each step ``t``. See :func:`loss_by_level`.
+    For each name of :data:`LOSS_PARTS` (``loss``, ``local``, ``global``, ``gd_local``, ``gd_global``; see
+    :func:`losses_by_level`): ``name``, the :func:`level_weights` average over the evaluation steps (an estimate of
+    the part at a uniformly drawn step, as GeoDiff's validation draws one), and ``name_t{t}`` at each step ``t``.
     """
-    steps, losses = loss_by_level(model, conformers, graphs=graphs, recipe=recipe, seed=seed, n_levels=n_levels)
-    return {"loss": float(losses.mean()), **{f"loss_t{int(t)}": float(v) for t, v in zip(steps, losses, strict=True)}}
+    steps, losses = losses_by_level(model, conformers, graphs=graphs, recipe=recipe, seed=seed, n_levels=n_levels,
+                                    n_fine=n_fine)
+    weights = level_weights(recipe, steps)
+    out = {name: float(weights @ values) for name, values in losses.items()}
+    for name, values in losses.items():
+        out.update({f"{name}_t{int(t)}": float(v) for t, v in zip(steps, values, strict=True)})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -494,8 +645,9 @@ def sample_like(model, real_train, rng: np.random.Generator, *, graphs, recipe: 
 class DiffusionFamily:
     """The EGNN diffusion model as a model family of the feedback loop (:class:`collapse_utils.protocol.ModelFamily`).
 
-    ``fit`` trains a fresh network (:func:`fit_diffusion`), ``evaluate`` returns the test loss on the real ``test``
-    conformers by noise level (:func:`denoising_loss`, evaluation noise from the seed's evaluation stream), and
+    ``fit`` trains a fresh network (:func:`fit_diffusion`), ``evaluate`` returns the test loss and its local and global
+    parts on the real ``test`` conformers by noise level (:func:`denoising_loss`, evaluation noise from the seed's
+    evaluation stream), and
     ``sample`` generates as many conformers of each molecule as ``real_train`` holds (:func:`sample_like`).
     """
 
@@ -504,6 +656,7 @@ class DiffusionFamily:
     real_train: list
     test: list
     n_levels: int = 10
+    n_fine: int = 0
 
     def fit(self, train, ctx) -> EGNN:
         return fit_diffusion(train, ctx.rng("fit"), graphs=self.graphs, recipe=self.recipe)
@@ -513,7 +666,7 @@ class DiffusionFamily:
 
     def evaluate(self, model: EGNN, ctx) -> dict[str, float]:
         return denoising_loss(model, self.test, graphs=self.graphs, recipe=self.recipe,
-                              seed=torch_seed(ctx.rng("evaluate")), n_levels=self.n_levels)
+                              seed=torch_seed(ctx.rng("evaluate")), n_levels=self.n_levels, n_fine=self.n_fine)
 
     def sample(self, model: EGNN, n: int, ctx) -> list:
         if n % len(self.real_train):
@@ -524,16 +677,24 @@ class DiffusionFamily:
 
 
 __all__ = [
+    "AUTHORS_BETA_END",
+    "AUTHORS_STEPS",
+    "GEODIFF_CUTOFF",
     "GEODIFF_STEPS",
+    "LOSS_PARTS",
     "DiffusionFamily",
     "DiffusionRecipe",
+    "NoNoise",
     "NoiseSchedule",
     "denoising_loss",
     "evaluation_steps",
     "fit_diffusion",
+    "level_weights",
     "loss_by_level",
+    "losses_by_level",
     "noise_coordinates",
     "noise_schedule",
+    "pair_losses",
     "per_molecule_loss",
     "sample_conformers",
     "sample_like",

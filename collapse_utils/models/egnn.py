@@ -156,6 +156,11 @@ def make_batch(graphs, mols, device=None, *, edges: dict | None = None) -> Molec
     return batch if device is None else batch.to(device)
 
 
+def local_edge_mask(batch: MoleculeBatch) -> torch.Tensor:
+    """Which edges join atoms at most three bonds apart: GeoDiff's local edges (edge order 3), the rest global."""
+    return batch.edge_attr[:, N_EDGE_FEATURES - 1] == 0  # the last hop bucket: more than 3 bonds apart
+
+
 def graph_mean(values: torch.Tensor, graph_index: torch.Tensor, n_graphs: int) -> torch.Tensor:
     """Per-molecule mean of per-atom ``values`` (n_atoms_total, d), shape (n_graphs, d)."""
     sums = values.new_zeros(n_graphs, values.shape[1]).index_add_(0, graph_index, values)
@@ -333,6 +338,7 @@ __all__ = [
     "check_graph",
     "concat_batches",
     "graph_mean",
+    "local_edge_mask",
     "make_batch",
     "molecule_edges",
     "noise_embedding",

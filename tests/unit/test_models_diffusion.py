@@ -22,14 +22,21 @@ from molecule_standins import Conf, Graph  # noqa: E402
 from torch import nn  # noqa: E402
 
 from collapse_utils.models.diffusion import (  # noqa: E402
+    AUTHORS_BETA_END,
+    AUTHORS_STEPS,
     GEODIFF_STEPS,
+    LOSS_PARTS,
     DiffusionRecipe,
+    NoNoise,
     denoising_loss,
     evaluation_steps,
     fit_diffusion,
+    level_weights,
     loss_by_level,
+    losses_by_level,
     noise_coordinates,
     noise_schedule,
+    pair_losses,
     per_molecule_loss,
     sample_conformers,
     sample_like,
@@ -135,8 +142,37 @@ def test_unmatched_and_linear_schedules_use_the_given_range():
     assert u.betas[-1] < 2e-3 and u.alpha_bars[-1] > 0.9  # 100 GeoDiff-sized steps hardly noise at all
 
 
+@pytest.mark.parametrize("n_steps", [2, 30, 200, 1000])
+def test_respaced_schedules_keep_the_authors_first_and_last_noise_level(n_steps):
+    long = noise_schedule(AUTHORS_STEPS, 1e-7, AUTHORS_BETA_END, match_steps=None)
+    s = noise_schedule(n_steps, 1e-7, AUTHORS_BETA_END, match_steps=AUTHORS_STEPS, spacing="respace")
+    kept = np.round(np.linspace(0, AUTHORS_STEPS - 1, n_steps)).astype(int)
+    np.testing.assert_allclose(s.alpha_bars, long.alpha_bars[kept], rtol=1e-12)
+    np.testing.assert_allclose(np.cumprod(1 - s.betas), s.alpha_bars, rtol=1e-12)  # betas consistent with them
+    np.testing.assert_allclose(s.alphas, 1 - s.betas, rtol=0, atol=0)
+    assert np.all((s.betas > 0) & (s.betas < 1))
+    assert s.sigmas[0] == pytest.approx(long.sigmas[0], rel=1e-9)
+    assert s.sigmas[-1] == pytest.approx(long.sigmas[-1], rel=1e-9)
+    # the authors' range: sigma_1 = sqrt(beta_1 / (1 - beta_1)) ~ 0.0047 A, sigma_T ~ 9.5 A
+    assert s.sigmas[0] == pytest.approx(0.00473, abs=1e-5) and s.sigmas[-1] == pytest.approx(9.52, abs=0.01)
+    if n_steps == AUTHORS_STEPS:
+        np.testing.assert_allclose(s.betas, long.betas, rtol=1e-9)
+
+
+def test_respacing_keeps_a_finer_first_level_than_rescaling():
+    rescaled = noise_schedule(30, 1e-7, AUTHORS_BETA_END, match_steps=AUTHORS_STEPS)
+    respaced = noise_schedule(30, 1e-7, AUTHORS_BETA_END, match_steps=AUTHORS_STEPS, spacing="respace")
+    assert rescaled.alpha_bars[-1] == pytest.approx(respaced.alpha_bars[-1], rel=1e-9)  # the same last level
+    assert respaced.sigmas[0] < rescaled.sigmas[0] / 4  # 0.0047 A against about 0.026 A
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(n_steps=1), "n_steps must be an integer >= 2, got 1"),
+    (dict(n_steps=10, spacing="even"), "spacing must be one of ('rescale', 'respace'), got 'even'"),
+    (dict(n_steps=10, match_steps=None, spacing="respace"),
+     "match_steps must be an integer >= n_steps = 10 to respace, got None"),
+    (dict(n_steps=10, match_steps=5, spacing="respace"),
+     "match_steps must be an integer >= n_steps = 10 to respace, got 5"),
     (dict(n_steps=10, beta_start=0.0), "beta_start must be a number in (0, 1), got 0.0"),
     (dict(n_steps=10, beta_end=1.0), "beta_end must be a number in (0, 1), got 1.0"),
     (dict(n_steps=10, beta_start=1e-2, beta_end=1e-3), "beta_start must be <= beta_end, got 0.01 > 0.001"),
@@ -174,7 +210,8 @@ def test_noised_coordinates_have_the_forward_process_variance():
 
 def test_recipe_defaults_are_the_ci_recipe_and_it_is_frozen():
     r = DiffusionRecipe()
-    assert (r.n_steps, r.beta_start, r.beta_end, r.schedule, r.match_steps) == (50, 1e-7, 2e-3, "sigmoid", 5000)
+    assert (r.n_steps, r.beta_start, r.beta_end, r.schedule, r.match_steps, r.spacing) == (
+        50, 1e-7, 2e-3, "sigmoid", 5000, "rescale")
     assert (r.lr, r.batch_size, r.epochs, r.grad_clip, r.lr_decay) == (1e-2, 16, 20, 1.0, "cosine")
     assert r.egnn == EGNNConfig()
     with pytest.raises(AttributeError):
@@ -190,6 +227,7 @@ def test_recipe_defaults_are_the_ci_recipe_and_it_is_frozen():
     ("lr_decay", "step", "lr_decay must be one of ('cosine', 'none'), got 'step'"),
     ("egnn", {"hidden": 8}, "egnn must be an EGNNConfig, got {'hidden': 8}"),
     ("schedule", "cosine", "kind must be one of ('sigmoid', 'linear'), got 'cosine'"),
+    ("spacing", "log", "spacing must be one of ('rescale', 'respace'), got 'log'"),
 ])
 def test_recipe_rejects_bad_fields_naming_them(field, value, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
@@ -201,11 +239,30 @@ def test_recipe_rejects_bad_fields_naming_them(field, value, message):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_evaluation_steps_spread_over_the_schedule():
+def test_evaluation_steps_spread_over_the_schedule_plus_the_finest():
     assert evaluation_steps(DiffusionRecipe(), 10).tolist() == [0, 5, 11, 16, 22, 27, 33, 38, 44, 49]
+    assert evaluation_steps(DiffusionRecipe(n_steps=30), 10, 3).tolist() == [0, 1, 2, 3, 6, 10, 13, 16, 19, 23,
+                                                                             26, 29]
     assert evaluation_steps(TINY, 10).tolist() == list(range(10))
     with pytest.raises(ValueError, match=r"^n_levels must be <= n_steps = 10, got 11$"):
         evaluation_steps(TINY, 11)
+    with pytest.raises(ValueError, match=r"^n_fine must be <= n_steps = 10, got 11$"):
+        evaluation_steps(TINY, 2, 11)
+
+
+@pytest.mark.parametrize(("n_steps", "n_levels", "n_fine"), [(30, 10, 3), (50, 10, 0), (10, 10, 0), (7, 2, 1)])
+def test_level_weights_give_each_step_to_its_nearest_level(n_steps, n_levels, n_fine):
+    recipe = DiffusionRecipe(n_steps=n_steps)
+    steps = evaluation_steps(recipe, n_levels, n_fine)
+    weights = level_weights(recipe, steps)
+    counts = np.zeros(len(steps))
+    for t in range(n_steps):  # slow literal rule: nearest level, ties to the smaller step
+        distances = [abs(t - int(s)) for s in steps]
+        counts[distances.index(min(distances))] += 1
+    np.testing.assert_allclose(weights, counts / n_steps, rtol=0, atol=1e-15)
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+    if n_levels == n_steps:
+        np.testing.assert_allclose(weights, 1 / n_steps)  # every step scored: the plain mean
 
 
 def test_predicting_no_noise_scores_one_and_the_exact_noise_scores_zero():
@@ -217,14 +274,24 @@ def test_predicting_no_noise_scores_one_and_the_exact_noise_scores_zero():
     assert exact["loss"] < 1e-12
 
 
+def test_the_null_network_predicts_no_noise_and_scores_the_null_level():
+    conformers = [dataset(1)[0]] * 100
+    out = denoising_loss(NoNoise(), conformers, graphs=GRAPHS, recipe=TINY)
+    zero = denoising_loss(Zero(), conformers, graphs=GRAPHS, recipe=TINY)
+    assert out == zero and out["loss"] == pytest.approx(1.0, abs=0.05)
+
+
 def test_loss_reports_the_average_and_every_level_with_fixed_evaluation_noise():
     conformers = dataset()
     a, b = Zero(), Zero()
     out = denoising_loss(a, conformers, graphs=GRAPHS, recipe=TINY, n_levels=4)
     denoising_loss(b, conformers, graphs=GRAPHS, recipe=TINY, n_levels=4)
     steps = evaluation_steps(TINY, 4)
-    assert list(out) == ["loss"] + [f"loss_t{t}" for t in steps]
-    assert out["loss"] == pytest.approx(np.mean([out[f"loss_t{t}"] for t in steps]), rel=1e-12)
+    assert list(out) == [*LOSS_PARTS, *(f"{name}_t{t}" for name in LOSS_PARTS for t in steps)]
+    weights = level_weights(TINY, steps)
+    assert weights.tolist() == [0.2, 0.3, 0.3, 0.2]  # steps 0, 3, 6, 9 of 10: 0-1, 2-4, 5-7, 8-9
+    for name in LOSS_PARTS:
+        assert out[name] == pytest.approx(weights @ [out[f"{name}_t{t}"] for t in steps], rel=1e-12)
     assert len(a.inputs) == 4
     for (xa, sa), (xb, sb) in zip(a.inputs, b.inputs, strict=True):  # identical noised inputs for every model
         assert torch.equal(xa, xb) and torch.equal(sa, sb)
@@ -245,6 +312,106 @@ def test_loss_by_level_does_not_depend_on_how_the_test_set_is_chunked(monkeypatc
     _, chunked = loss_by_level(net, conformers, graphs=GRAPHS, recipe=TINY, n_levels=3)
     assert steps.tolist() == [0, 4, 9]
     np.testing.assert_allclose(chunked, whole, rtol=1e-5)
+
+
+def literal_pair_losses(eps_hat, eps, x_t, alpha_bar, graph):
+    """GeoDiff's two losses of one molecule by loops over atom pairs (numpy, float64): the reference for
+    :func:`pair_losses`. Local pairs: at most three bonds apart by breadth-first search."""
+    n = graph.n_atoms
+    neighbours = {k: set() for k in range(n)}
+    for a, b in graph.bonds:
+        neighbours[int(a)].add(int(b))
+        neighbours[int(b)].add(int(a))
+    hops = np.full((n, n), 99)
+    for start in range(n):
+        hops[start, start], frontier, depth = 0, {start}, 0
+        while frontier:
+            depth += 1
+            frontier = {b for a in frontier for b in neighbours[a] if hops[start, b] == 99}
+            for b in frontier:
+                hops[start, b] = depth
+    sums, counts = {"local": 0.0, "global": 0.0}, {"local": 0, "global": 0}
+    per_atom = {"gd_local": np.zeros((n, 3)), "gd_global": np.zeros((n, 3))}
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            d = x_t[i] - x_t[j]
+            u = d / np.linalg.norm(d)
+            e = float(((eps_hat[i] - eps_hat[j]) - (eps[i] - eps[j])) @ u)
+            kind = "local" if hops[i, j] <= 3 else "global"
+            sums[kind] += e**2 / 2
+            counts[kind] += 1
+            if kind == "local" or np.linalg.norm(d) / np.sqrt(alpha_bar) <= 10.0:
+                per_atom[f"gd_{kind}"][i] += e * u  # eq_transform of the pair (i, j) ...
+                per_atom[f"gd_{kind}"][j] -= e * u  # ... on both of its atoms
+    return {"local": sums["local"] / counts["local"], "global": sums["global"] / counts["global"],
+            "gd_local": 5.0 * float((per_atom["gd_local"] ** 2).sum()),
+            "gd_global": 2.0 * float((per_atom["gd_global"] ** 2).sum()), "n_atoms": n}
+
+
+@pytest.mark.parametrize("alpha_bar", [0.999, 0.5, 0.002])
+def test_pair_losses_match_a_loop_over_atom_pairs(alpha_bar):
+    g = np.random.default_rng(3)
+    conformers = [conformer(0, 1), conformer(1, 2)]
+    batch = make_batch(GRAPHS, [c.mol for c in conformers])
+    x0 = torch.from_numpy(np.concatenate([c.coords for c in conformers]).astype(np.float64))
+    ab = torch.full((2,), alpha_bar, dtype=torch.float64)
+    x_t, eps = noise_coordinates(x0, ab, batch, torch.Generator().manual_seed(4))
+    eps_hat = eps + torch.from_numpy(g.normal(0, 0.3, eps.shape))
+    got = pair_losses(eps_hat, eps, x_t, ab, batch)
+    start = 0
+    for k, c in enumerate(conformers):
+        atoms = slice(start, start + GRAPHS[c.mol].n_atoms)
+        start = atoms.stop
+        want = literal_pair_losses(eps_hat[atoms].numpy(), eps[atoms].numpy(), x_t[atoms].numpy(), alpha_bar,
+                                   GRAPHS[c.mol])
+        for name, value in want.items():
+            assert float(got[name][k]) == pytest.approx(value, rel=1e-10), name
+    if alpha_bar < 0.01:  # the noised molecules are ~20 A wide: the cutoff drops some global pairs
+        x = x_t.numpy()
+        assert np.max(np.linalg.norm(x[:, None] - x[None, :], axis=2)) / np.sqrt(alpha_bar) > 10.0
+
+
+def test_pair_losses_vanish_for_the_exact_noise_and_score_about_one_for_no_prediction_at_small_noise():
+    conformers = [conformer(1, k) for k in range(300)]
+    batch = make_batch(GRAPHS, [c.mol for c in conformers])
+    x0 = torch.from_numpy(np.concatenate([c.coords for c in conformers]).astype(np.float64))
+    ab = torch.full((len(conformers),), 0.9999, dtype=torch.float64)
+    x_t, eps = noise_coordinates(x0, ab, batch, torch.Generator().manual_seed(5))
+    exact = pair_losses(eps, eps, x_t, ab, batch)
+    assert all(float(exact[k].abs().max()) == 0.0 for k in ("local", "global", "gd_local", "gd_global"))
+    zero = pair_losses(torch.zeros_like(eps), eps, x_t, ab, batch)
+    # at small noise u_ij is the clean direction, independent of eps: E[((eps_i - eps_j) . u)^2] = 2
+    assert float(zero["local"].mean()) == pytest.approx(1.0, abs=0.05)
+    assert float(zero["global"].mean()) == pytest.approx(1.0, abs=0.05)
+
+
+def test_pair_losses_are_unchanged_by_a_rigid_motion():
+    conformers = dataset()
+    batch = make_batch(GRAPHS, [c.mol for c in conformers])
+    x0 = torch.from_numpy(np.concatenate([c.coords for c in conformers]).astype(np.float64))
+    ab = torch.tensor([0.9, 0.5, 0.1, 0.99, 0.3, 0.02], dtype=torch.float64)
+    x_t, eps = noise_coordinates(x0, ab, batch, torch.Generator().manual_seed(1))
+    eps_hat = 0.7 * eps + 0.1
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2)))
+    base = pair_losses(eps_hat, eps, x_t, ab, batch)
+    moved = pair_losses(eps_hat @ q.T, eps @ q.T, x_t @ q.T + 4.0, ab, batch)
+    for name in base:
+        torch.testing.assert_close(moved[name], base[name], atol=1e-10, rtol=1e-10)
+
+
+def test_losses_by_level_reports_every_part_from_the_same_predictions():
+    net = fit_diffusion(dataset(), np.random.default_rng(0), graphs=GRAPHS, recipe=TINY)
+    conformers = dataset(2)
+    steps, parts = losses_by_level(net, conformers, graphs=GRAPHS, recipe=TINY, n_levels=3, n_fine=2)
+    assert steps.tolist() == [0, 1, 4, 9] and sorted(parts) == sorted(LOSS_PARTS)
+    _, total = loss_by_level(net, conformers, graphs=GRAPHS, recipe=TINY, n_levels=3, n_fine=2)
+    np.testing.assert_allclose(parts["loss"], total, rtol=0, atol=0)
+    assert all(np.all(np.isfinite(v) & (v >= 0)) for v in parts.values())
+    assert np.all(parts["local"] > 0) and np.all(parts["global"] > 0)
+    # at the last step the noised molecules are ~60 A wide: no global pair is within GeoDiff's 10 A cutoff
+    assert parts["gd_global"][-1] == 0.0 < parts["gd_global"][0]
 
 
 def test_loss_is_unchanged_when_data_and_noise_move_rigidly_together():
@@ -408,6 +575,23 @@ def test_training_on_two_conformers_cuts_the_denoising_loss():
     long = fit_diffusion(data, np.random.default_rng(0), graphs=GRAPHS, recipe=recipe)
     before = denoising_loss(short, data, graphs=GRAPHS, recipe=recipe)
     after = denoising_loss(long, data, graphs=GRAPHS, recipe=recipe)
-    assert before["loss"] == pytest.approx(1.0, abs=0.1)  # the initial network moves atoms hardly at all
-    assert after["loss"] < 0.5 * before["loss"]
+    def level_mean(out):  # the plain mean over the evaluation levels
+        return np.mean([out[f"loss_t{t}"] for t in evaluation_steps(recipe)])
+
+    assert level_mean(before) == pytest.approx(1.0, abs=0.1)  # the initial network moves atoms hardly at all
+    assert level_mean(after) < 0.5 * level_mean(before)
     assert after["loss_t19"] < 0.1  # at the highest noise, the two conformers are told apart from noise
+
+
+def test_the_chapter_job_trains_on_the_authors_noise_range():
+    from collapse_utils.experiments import diffusion_conformers
+
+    (job,) = diffusion_conformers.chapter_jobs(config.scale_settings("diffusion-conformers", "ci"))
+    s = job.recipe().noise_schedule()
+    assert len(s.betas) == 30
+    assert s.sigmas[0] == pytest.approx(0.00473, abs=1e-5) and s.sigmas[-1] == pytest.approx(9.52, abs=0.01)
+    steps = evaluation_steps(job.recipe(), job.n_levels, job.n_fine)
+    assert steps.tolist()[:4] == [0, 1, 2, 3] and len(steps) == 12
+    extra = diffusion_conformers.longer_training(job)
+    assert (extra.epochs, extra.n_iterations, extra.policies) == (60, 3, ("replace", "accumulate"))
+    np.testing.assert_array_equal(extra.recipe().noise_schedule().betas, s.betas)

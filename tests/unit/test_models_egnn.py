@@ -22,6 +22,7 @@ from collapse_utils.models.egnn import (  # noqa: E402
     N_EDGE_FEATURES,
     EGNNConfig,
     center,
+    local_edge_mask,
     make_batch,
     molecule_edges,
     noise_embedding,
@@ -93,6 +94,13 @@ def test_molecule_edges_count_hops_the_short_way_round_a_ring():
     hops = {(int(i), int(j)): int(np.argmax(a[5:])) + 1 for i, j, a in zip(index[0], index[1], attr, strict=True)}
     assert hops[0, 4] == 1 and hops[0, 3] == 2 and hops[5, 6] == 4 and hops[5, 3] == 3
     assert np.argmax(attr[(index[0] == 0) & (index[1] == 4)][0, :5]) == 4  # aromatic
+
+
+def test_local_edges_join_atoms_at_most_three_bonds_apart():
+    g = graph([0] * 7, [(k, k + 1) for k in range(6)], [0] * 6)  # a chain: hops = |i - j|
+    batch = make_batch([g], [0])
+    i, j = batch.edge_index.numpy()
+    np.testing.assert_array_equal(local_edge_mask(batch).numpy(), np.abs(i - j) <= 3)
 
 
 def test_make_batch_offsets_edges_and_tells_each_atom_its_molecule():

@@ -256,3 +256,18 @@ def test_image_grid_puts_each_row_of_images_side_by_side():
     np.testing.assert_array_equal(grid[2:, :2], [[10, 11], [12, 13]])
     with pytest.raises(ValueError, match="same number of images"):
         plotting.image_grid([np.zeros((1, 4)), np.zeros((2, 4))], 2)
+
+
+def test_log_axis_labels_ratios_as_plain_numbers():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.6, 1.0, 7.0])
+    plotting.log_axis(ax)
+    fig.canvas.draw()
+    assert ax.get_yscale() == "log"
+    labels = {t.get_text() for t in ax.get_yticklabels() if t.get_text()}
+    assert {"1", "2", "5"} <= labels and not any("10^" in s or "times" in s for s in labels)
+    with pytest.raises(ValueError, match=r"^axis must be 'x' or 'y', got 'z'$"):
+        plotting.log_axis(ax, "z")
+    plt.close(fig)
