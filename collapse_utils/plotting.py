@@ -380,3 +380,23 @@ def log_axis(ax, axis: str = "y", subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> 
     target.set_major_locator(mticker.LogLocator(base=10.0, subs=subs))
     target.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     target.set_minor_formatter(mticker.NullFormatter())
+
+
+def policy_legend(fig, policies, *, simulation: str | None = "simulation $\\pm 2$ s.e.",
+                  theory: str | None = "theory", extra=(), ncols: int = 3, loc: str = "outside lower center"):
+    """One legend for a figure of :func:`plot_simulation` and :func:`plot_theory` curves, outside its panels.
+
+    An entry per policy (its colour and marker) and one per line style: markers for ``simulation``, dashed for
+    ``theory`` (``None`` leaves a style out), then the ``extra`` artists (their own labels). Half the entries of a
+    legend that names every (policy, style) pair, at the style's legend font size; returns the legend.
+    """
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=s["color"], marker=s["marker"], linewidth=0.8, label=s["label"])
+               for s in (policy_style(p) for p in policies)]
+    if simulation is not None:
+        handles.append(Line2D([], [], color="0.35", marker="o", linewidth=0.8, label=f"markers: {simulation}"))
+    if theory is not None:
+        handles.append(Line2D([], [], color="0.35", label=f"dashed: {theory}", **THEORY_STYLE))
+    handles += list(extra)
+    return fig.legend(handles=handles, loc=loc, ncols=ncols)

@@ -271,3 +271,23 @@ def test_log_axis_labels_ratios_as_plain_numbers():
     with pytest.raises(ValueError, match=r"^axis must be 'x' or 'y', got 'z'$"):
         plotting.log_axis(ax, "z")
     plt.close(fig)
+
+
+def test_policy_legend_has_one_entry_per_policy_and_per_line_style():
+    with mpl.rc_context(plotting.STYLE):
+        fig, axes = plt.subplots(1, 2)
+        policies = ["replace", "accumulate", "replace-multiple"]
+        extra = axes[0].plot([], [], "kx", label="paper")
+        legend = plotting.policy_legend(fig, policies, extra=extra)
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels == ["Replace", "Accumulate", "Replace-Multiple", "markers: simulation $\\pm 2$ s.e.",
+                          "dashed: theory", "paper"]
+        lines = legend.legend_handles
+        for policy, line in zip(policies, lines, strict=False):
+            assert same_color(line.get_color(), plotting.POLICY_COLORS[DataPolicy.parse(policy)])
+            assert line.get_marker() == plotting.POLICY_MARKERS[DataPolicy.parse(policy)]
+        assert lines[4].get_linestyle() == "--"
+        assert legend.get_texts()[0].get_fontsize() == plotting.STYLE["legend.fontsize"]
+        only = plotting.policy_legend(fig, policies[:1], simulation=None, theory=None)
+        assert [t.get_text() for t in only.get_texts()] == ["Replace"]
+        plt.close(fig)
