@@ -28,8 +28,10 @@ from collapse_utils.theory import linear as linear_theory
 
 GERSTGRASSER = "gerstgrasser2024accumulate"
 DOHMATOB = "dohmatob2024demystified"
-PAPERS = {GERSTGRASSER: "Gerstgrasser et al. (2024)", DOHMATOB: "Dohmatob, Feng & Kempe (2024)"}
-"""The two papers the book reproduces (BibTeX key: how the scorecard names it)."""
+FOLLOW_UPS = "follow-ups"
+PAPERS = {GERSTGRASSER: "Gerstgrasser et al. (2024)", DOHMATOB: "Dohmatob, Feng & Kempe (2024)",
+          FOLLOW_UPS: "Follow-up papers"}
+"""The two papers the book reproduces (BibTeX key: how the scorecard names it), and the follow-ups it adds."""
 
 FIGURE_POLICIES = ("replace", "accumulate", "accumulate-subsample")
 """The policies the overview figure draws (replace-multiple stays on the chapters' pages)."""
@@ -57,6 +59,7 @@ class Study:
 
 
 STUDIES = (
+    Study("gaussian-kde", "notebooks/gaussian_kde", "Gaussian and KDE", FOLLOW_UPS),
     Study("linear-regression", "notebooks/linear_regression", "linear regression", GERSTGRASSER,
           metric_label="test error (closed forms, exact)"),
     Study("vae-mnist", "notebooks/vae_mnist", "VAE on MNIST", GERSTGRASSER, "vae_mnist.csv", "recon_mse",
@@ -64,10 +67,13 @@ STUDIES = (
     Study("language-models", "notebooks/language_models", "language models", GERSTGRASSER, "language_models.csv",
           "cross_entropy", "cross-entropy of real test stories", (("temperature", 1.0),), lines="model"),
     Study("diffusion-conformers", "notebooks/diffusion_conformers", "diffusion on molecules", GERSTGRASSER,
-          "diffusion_conformers.csv", "loss", "denoising loss of real test conformers"),
+          "diffusion_conformers.csv", "local", "local denoising loss (GeoDiff's) of real test conformers"),
     Study("ridge-collapse", "notebooks/ridge_collapse", "ridge regression", DOHMATOB),
     Study("scaling-laws", "notebooks/scaling_laws", "scaling laws", DOHMATOB),
     Study("mnist-krr", "notebooks/mnist_krr", "kernel ridge on MNIST", DOHMATOB),
+    Study("real-data-mixing", "notebooks/real_data_mixing", "how much real data", FOLLOW_UPS),
+    Study("verification-selection", "notebooks/verification_selection", "verification and selection",
+          FOLLOW_UPS),
 )
 """Every chapter, in the book's order; the ones with a ``table`` or the linear theory make the overview figure."""
 

@@ -51,7 +51,7 @@ def _ratio_by_hand(path, metric, policy, iteration, **where):
     ("vae-mnist", "vae_mnist.csv", "recon_mse", {"arm": "main"}, "VAE on MNIST"),
     ("language-models", "language_models.csv", "cross_entropy", {"temperature": 1.0, "model": "llama-d96"},
      "llama-d96"),
-    ("diffusion-conformers", "diffusion_conformers.csv", "loss", {}, "diffusion on molecules"),
+    ("diffusion-conformers", "diffusion_conformers.csv", "local", {}, "diffusion on molecules"),
 ])
 def test_study_curves_are_each_seeds_ratio_to_iteration_1_over_the_main_runs(chapter_key, table, metric, where,
                                                                              line):
@@ -92,7 +92,7 @@ def test_last_iteration_table_quotes_each_study_and_the_linear_theory():
     lines = overview.last_iteration_table(curves).text.splitlines()
     assert lines[0].startswith("| study | iteration | replace | accumulate | accumulate-subsample | linear theory")
     diffusion = next(line for line in lines if line.startswith("| diffusion on molecules |"))
-    mean, low, high, _ = _ratio_by_hand(FIXTURES / "diffusion_conformers.csv", "loss", "replace", 6)
+    mean, low, high, _ = _ratio_by_hand(FIXTURES / "diffusion_conformers.csv", "local", "replace", 6)
     assert f"| 6 | ×{mean:.2f} <br>({low:.2f}–{high:.2f}) |" in diffusion
     assert diffusion.endswith(f"| ×6 / ×{sum(1 / j**2 for j in range(1, 7)):.2f} |")
     llama = next(line for line in lines if line.startswith("| language models: llama-d96 |"))
