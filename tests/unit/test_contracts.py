@@ -535,6 +535,7 @@ UNCONSTRAINED = {
     "collapse_utils.models.egnn.EGNNLayer": "a layer of EGNN, whose config is checked",
     "collapse_utils.models.egnn.MemberLinear": "a layer of EGNN (its ensemble's linear maps)",
     "collapse_utils.models.egnn.concat_batches": "joins batches made by the checked make_batch",
+    "collapse_utils.models.egnn.local_edge_mask": "reads a batch made by the checked make_batch (the loss's hot path)",
     "collapse_utils.models.transformer.rope_tables": "built from a checked DecoderConfig",
     "collapse_utils.models.transformer.apply_rope": "tensor operation of the forward pass",
     "collapse_utils.models.transformer.Attention": "a layer of Decoder, whose config is checked",
