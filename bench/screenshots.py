@@ -59,8 +59,9 @@ def main(argv=None) -> int:
                     path = args.out / str(width) / f"{page.replace('/', '__')}.png"
                     path.write_bytes(png)
                     cut = f" (cut at {MAX_HEIGHT} of {height} px)" if height > MAX_HEIGHT else ""
+                    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # --out may be anywhere
                     print(f"{width:5d} px  {page:40s} {height:6d} px tall  math: {state:8s} "
-                          f"{time.perf_counter() - start:4.1f} s  {path.relative_to(ROOT)}{cut}")
+                          f"{time.perf_counter() - start:4.1f} s  {shown}{cut}")
     finally:
         driver.quit()
     return 0
