@@ -250,34 +250,36 @@ def change_table(records: pd.DataFrame, metric: str, by: list[str], *, last: int
     return pd.DataFrame(rows).set_index(by)
 
 
-def claim_rises(claims, records: pd.DataFrame, metric: str, label: str, **where) -> None:
-    """Claim that ``metric`` rises at every iteration (each iteration above the one before, paired by seed)."""
+def claim_rises(claims, records: pd.DataFrame, metric: str, label: str, *, noise: float | None = None,
+                **where) -> None:
+    """Claim that ``metric`` rises at every iteration (each iteration above the one before, paired by seed);
+    ``noise``: the noise of one fit, for a :class:`~collapse_utils.checks.Claims` with a noise floor."""
     iterations = sorted(records["iteration"].unique())
     for prev, it in itertools.pairwise(iterations):
         claims.greater(f"{label}: iteration {it} above iteration {prev}",
                        per_seed(records, metric, iteration=it, **where),
-                       per_seed(records, metric, iteration=prev, **where))
+                       per_seed(records, metric, iteration=prev, **where), noise=noise)
 
 
 def claim_order(claims, records: pd.DataFrame, metric: str, policies: list[str], label: str, *,
-                iteration: int | None = None, **where) -> None:
+                iteration: int | None = None, noise: float | None = None, **where) -> None:
     """Claim that at ``iteration`` (default: the last) ``metric`` increases along ``policies`` (lowest first)."""
     iteration = int(records["iteration"].max()) if iteration is None else iteration
     for low, high in itertools.pairwise(policies):
         claims.greater(f"{label}: {high} above {low} at iteration {iteration}",
                        per_seed(records, metric, policy=high, iteration=iteration, **where),
-                       per_seed(records, metric, policy=low, iteration=iteration, **where))
+                       per_seed(records, metric, policy=low, iteration=iteration, **where), noise=noise)
 
 
 def claim_within(claims, records: pd.DataFrame, metric: str, policy: str, bound: float, label: str, *,
-                 iteration: int | None = None, **where) -> None:
+                 iteration: int | None = None, noise: float | None = None, **where) -> None:
     """Claim that at ``iteration`` (default: the last) ``metric`` is less than ``bound`` (relative) above
-    iteration 1."""
+    iteration 1; ``noise`` is in the metric's units (divided here by its mean at iteration 1)."""
     iteration = int(records["iteration"].max()) if iteration is None else iteration
-    change = (per_seed(records, metric, policy=policy, iteration=iteration, **where)
-              / per_seed(records, metric, policy=policy, iteration=1, **where) - 1)
+    first = per_seed(records, metric, policy=policy, iteration=1, **where)
+    change = per_seed(records, metric, policy=policy, iteration=iteration, **where) / first - 1
     claims.less(f"{label}: {policy} less than {100 * bound:g}% above iteration 1 at iteration {iteration}",
-                change, bound)
+                change, bound, noise=None if noise is None else noise / first.mean())
 
 
 def provenance_note(provenance: list[dict]) -> str:

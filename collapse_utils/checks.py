@@ -102,34 +102,53 @@ class Claims:
     with one value per seed, the seeds in the same order on both sides (paired: same seed, same first model).
     The rule is stated by :meth:`rule` for the page, before the results; :meth:`table` lists every claim with its
     mean difference, standard error, z and verdict; :meth:`assert_all` fails naming every claim that does not hold.
+
+    With ``noise_floor=True`` the second condition is instead that **every** seed's difference is at least ``n_se``
+    times the noise of one fit (``noise``, given with each claim: e.g. the seeds' standard deviation of the first
+    model's value). That rule suits heavy-tailed effects: one seed whose effect is much larger than the others'
+    inflates the standard error of the mean, so the mean rule can reject a claim that every seed supports strongly.
     """
 
-    def __init__(self, n_se: float = 3.0):
+    def __init__(self, n_se: float = 3.0, *, noise_floor: bool = False):
         if not np.isfinite(n_se) or n_se <= 0:
             raise ValueError(f"n_se must be a finite number > 0, got {n_se!r}")
         self.n_se = float(n_se)
+        self.noise_floor = bool(noise_floor)
         self.rows: list[dict] = []
 
     def rule(self) -> str:
+        if self.noise_floor:
+            return (f"a claim holds when the per-seed difference has the claimed sign in every seed and in every seed "
+                    f"is at least {self.n_se:g} times the noise of one fit")
         return (f"a claim holds when the per-seed difference has the claimed sign in every seed and its mean is at "
                 f"least {self.n_se:g} standard errors from zero")
 
-    def greater(self, name: str, larger, smaller) -> bool:
+    def greater(self, name: str, larger, smaller, *, noise: float | None = None) -> bool:
         """Record the claim ``larger > smaller`` (see the class docstring); return whether it holds."""
         diff = np.asarray(larger, dtype=float) - np.asarray(smaller, dtype=float)
         diff = np.atleast_1d(diff)
         if diff.ndim != 1 or diff.size < 2 or not np.all(np.isfinite(diff)):
             raise ValueError(f"{name}: need finite values of at least 2 seeds, got {diff!r}")
+        if self.noise_floor != (noise is not None):
+            raise ValueError(f"{name}: noise must be given {'with' if self.noise_floor else 'only with'} "
+                             f"noise_floor=True, got {noise!r}")
+        if noise is not None and not (np.isfinite(noise) and noise > 0):
+            raise ValueError(f"{name}: noise must be a finite number > 0, got {noise!r}")
         mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))
         z = mean / se if se > 0 else (np.inf if mean > 0 else -np.inf)
-        holds = bool(np.all(diff > 0) and z >= self.n_se)
-        self.rows.append({"claim": name, "mean difference": mean, "standard error": se, "z": z,
-                          "seeds agreeing": f"{int(np.sum(diff > 0))}/{diff.size}", "holds": holds})
+        row = {"claim": name, "mean difference": mean, "standard error": se, "z": z,
+               "seeds agreeing": f"{int(np.sum(diff > 0))}/{diff.size}"}
+        if noise is None:
+            holds = bool(np.all(diff > 0) and z >= self.n_se)
+        else:
+            row["smallest / noise"] = float(diff.min() / noise)
+            holds = bool(np.all(diff > 0) and row["smallest / noise"] >= self.n_se)
+        self.rows.append({**row, "holds": holds})
         return holds
 
-    def less(self, name: str, smaller, larger) -> bool:
+    def less(self, name: str, smaller, larger, *, noise: float | None = None) -> bool:
         """Record the claim ``smaller < larger``: :meth:`greater` with the sides swapped."""
-        return self.greater(name, larger, smaller)
+        return self.greater(name, larger, smaller, noise=noise)
 
     def table(self):
         import pandas as pd

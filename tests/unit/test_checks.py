@@ -186,6 +186,26 @@ def test_claims_need_two_finite_seeds_and_a_valid_n_se():
 # ---------------------------------------------------------------------------------------------------------
 
 
+def test_a_noise_floor_claim_needs_every_seed_above_n_se_times_the_noise():
+    claims = checks.Claims(n_se=3, noise_floor=True)
+    # one seed far above the others: z = 1.6 (the mean rule would reject it), every seed >= 3 noise: holds
+    assert claims.greater("takes off", [1.0, 1.1, 5.0], 0.0, noise=0.3)
+    assert not checks.Claims(n_se=3).greater("takes off", [1.0, 1.1, 5.0], 0.0)
+    assert not claims.greater("one seed below the floor", [0.8, 1.1, 5.0], 0.0, noise=0.3)
+    assert not claims.greater("consistent but within the noise", [0.50, 0.51, 0.52], 0.0, noise=0.3)
+    assert not claims.less("wrong sign", [1.0, 2.0, -5.0], 0.0, noise=0.01)
+    table = claims.table()
+    assert list(table["holds"]) == [True, False, False, False]
+    assert table["smallest / noise"].iloc[0] == pytest.approx(1.0 / 0.3)
+    assert "times the noise of one fit" in claims.rule()
+
+
+@pytest.mark.parametrize(("noise_floor", "noise"), [(True, None), (False, 0.1), (True, 0.0), (True, np.nan)])
+def test_a_claim_names_a_missing_or_misplaced_noise(noise_floor, noise):
+    with pytest.raises(ValueError, match="x: noise must"):
+        checks.Claims(noise_floor=noise_floor).greater("x", [1.0, 2.0], 0.0, noise=noise)
+
+
 def test_paired_gain_returns_mean_se_and_z_of_the_difference():
     worse = np.array([[3.0, 5.0], [4.0, 6.0], [5.0, 7.5]])
     better = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
