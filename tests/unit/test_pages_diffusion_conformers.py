@@ -18,11 +18,12 @@ import pytest
 import collapse_utils  # noqa: F401 -- first, so that the thread settings are exported
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from collapse_utils import jobs
 from collapse_utils.chapter import STATUSES, Row
 from collapse_utils.pages import diffusion_conformers as page
+
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 STEPS = np.array([0, 1, 5])
 LEVELS = page.Levels(STEPS, np.array([0.005, 0.05, 1.0]), np.array([0.2, 0.3, 0.5]),
@@ -54,22 +55,6 @@ EXTRA = make_records({"replace": 1.05, "accumulate": 0.95}, iterations=3)
 REFERENCES = pd.DataFrame({"cov_r": [0.55, 0.0], "mat_r": [0.73, 3.45], "cov_p": [0.46, 0.0], "mat_p": [0.77, 3.7],
                            "bond_w1": [0.0, 3.2], "radius": [3.389, np.nan]},
                           index=["real training conformers", "Gaussian noise"])
-
-
-@pytest.fixture
-def glued(monkeypatch):
-    """What the page glues, by name."""
-    import myst_nb
-
-    out = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: out.__setitem__(name, value))
-    return out
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def make_authors() -> pd.DataFrame:

@@ -6,31 +6,17 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import myst_nb
 
 from collapse_utils.chapter import MarkdownTable
 from collapse_utils.pages import ridge_collapse as page
 from collapse_utils.sim.ridge import RidgeRuns, simulate_ridge_collapse
 from collapse_utils.theory import ridge as theory
 
+pytestmark = pytest.mark.usefixtures("close_figures")
+
 D, T0, SIGMA, SIGMA0 = 10, 30, 0.1, 0.2
 EIGS, W0 = np.ones(D), np.full(D, D**-0.5)  # ||w0|| = 1
 PROBLEM = dict(T0=T0, eigs=EIGS, w0_sq=W0**2, sigma2=SIGMA**2, sigma02=SIGMA0**2)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def glued(monkeypatch):
-    """What the page glues, by name (myst_nb.glue recorded instead of displayed)."""
-    out = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: out.__setitem__(name, value))
-    return out
 
 
 def runs_from(means: dict, n_runs: int = 40, noise: float = 0.01, seed: int = 0, **axes) -> RidgeRuns:

@@ -8,32 +8,18 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import myst_nb
 
 from collapse_utils.pages import ridge_collapse
 from collapse_utils.pages import scaling_laws as page
 from collapse_utils.sim.ridge import RidgeRuns
 from collapse_utils.theory import scaling
 
+pytestmark = pytest.mark.usefixtures("close_figures")
+
 EX = scaling.exponents(2.0, 0.375)  # ell_crit = 0.8, c = 0.6
 TS = np.geomspace(100, 1e5, 16).round(-1)
 NS = np.array([0, 1, 2])
 T0, N_RUNS = 600, 20
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def glued(monkeypatch):
-    """What the page glues, by name (myst_nb.glue recorded instead of displayed)."""
-    out = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: out.__setitem__(name, value))
-    return out
 
 
 def sweep(theory, noise: float = 0.01, seed: int = 0) -> np.ndarray:
